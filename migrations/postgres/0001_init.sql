@@ -1,0 +1,111 @@
+-- Instants are microseconds since the Unix epoch (*_us), as on PostgreSQL.
+
+CREATE TABLE messages (
+    id                    TEXT PRIMARY KEY,
+    idempotency_key       TEXT NOT NULL UNIQUE,
+    request_fingerprint   TEXT NOT NULL,
+    provider              TEXT NOT NULL,
+    provider_message_id   TEXT,
+    recipient_hash        BYTEA NOT NULL,
+    recipient_sealed      BYTEA NOT NULL,
+    recipient_masked      TEXT NOT NULL,
+    destination_country   TEXT,
+    sender_identity       TEXT,
+    sender_type           TEXT,
+    template_key          TEXT,
+    use_case              TEXT,
+    user_ref              TEXT,
+    product_action_kind   TEXT,
+    product_action_ref    TEXT,
+    product_action_url    TEXT,
+    recipient_timezone    TEXT,
+    sent_at_us            BIGINT,
+    metadata_json         TEXT,
+    created_at_us         BIGINT NOT NULL,
+    current_status        TEXT NOT NULL,
+    current_raw_status    TEXT,
+    current_error_code    TEXT,
+    status_at_us          BIGINT NOT NULL,
+    is_final              BOOLEAN NOT NULL,
+    updated_at_us         BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX messages_provider_message ON messages (provider, provider_message_id);
+CREATE INDEX messages_provider_message_id ON messages (provider_message_id);
+CREATE INDEX messages_recipient_hash ON messages (recipient_hash);
+
+-- Append-only: one row per distinct callback, never updated.
+CREATE TABLE message_events (
+    id                      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    dedup_key               TEXT NOT NULL UNIQUE,
+    provider                TEXT NOT NULL,
+    provider_message_id     TEXT NOT NULL,
+    provider_event_id       TEXT,
+    raw_status              TEXT NOT NULL,
+    status                  TEXT,
+    error_code              TEXT,
+    provider_occurred_at_us BIGINT,
+    received_at_us          BIGINT NOT NULL,
+    content_type            TEXT NOT NULL,
+    raw_payload_sealed      BYTEA NOT NULL
+);
+CREATE INDEX message_events_provider_message ON message_events (provider, provider_message_id);
+
+-- Provider message ids with callbacks but no registered message yet.
+CREATE TABLE unmatched_callbacks (
+    provider              TEXT NOT NULL,
+    provider_message_id   TEXT NOT NULL,
+    first_received_at_us  BIGINT NOT NULL,
+    PRIMARY KEY (provider, provider_message_id)
+);
+
+CREATE TABLE inbound_messages (
+    id                      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    dedup_key               TEXT NOT NULL UNIQUE,
+    provider                TEXT NOT NULL,
+    provider_message_id     TEXT NOT NULL,
+    sender_hash             BYTEA NOT NULL,
+    sender_sealed           BYTEA NOT NULL,
+    sender_masked           TEXT NOT NULL,
+    sender_country          TEXT,
+    recipient_identity      TEXT NOT NULL,
+    body_sealed             BYTEA NOT NULL,
+    keyword                 TEXT,
+    provider_occurred_at_us BIGINT,
+    received_at_us          BIGINT NOT NULL,
+    content_type            TEXT NOT NULL,
+    raw_payload_sealed      BYTEA NOT NULL
+);
+CREATE INDEX inbound_messages_sender_hash ON inbound_messages (sender_hash);
+
+CREATE TABLE review_items (
+    id                 BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    provider           TEXT NOT NULL,
+    route              TEXT NOT NULL,
+    kind               TEXT NOT NULL,
+    reason             TEXT NOT NULL,
+    event_id           BIGINT REFERENCES message_events (id),
+    content_type       TEXT NOT NULL,
+    raw_payload_sealed BYTEA NOT NULL,
+    received_at_us     BIGINT NOT NULL,
+    resolved_at_us     BIGINT
+);
+CREATE INDEX review_items_open ON review_items (resolved_at_us, id);
+
+CREATE TABLE message_retries (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    message_id      TEXT NOT NULL REFERENCES messages (id),
+    kind            TEXT NOT NULL,
+    new_message_id  TEXT,
+    reason          TEXT,
+    created_at_us   BIGINT NOT NULL
+);
+CREATE INDEX message_retries_message ON message_retries (message_id);
+
+-- Only the SHA-256 of each token is kept.
+CREATE TABLE api_tokens (
+    id             TEXT PRIMARY KEY,
+    name           TEXT NOT NULL,
+    digest         TEXT NOT NULL UNIQUE,
+    created_at_us  BIGINT NOT NULL,
+    revoked_at_us  BIGINT
+);

@@ -1,0 +1,161 @@
+//! Building the application from its configuration: the data key, the store,
+//! the ingest writers and the providers, bundled into the state every route
+//! shares.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::{Config, DataKey};
+use crate::crypto::DataCipher;
+use crate::ingest::{Ingest, WriteQueue};
+use crate::metrics::Metrics;
+use crate::providers;
+use crate::store::{self, DynStore, StoreError};
+
+const DATA_KEY_FILE: &str = "data.key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("SMSTRAIL_DATA_KEY must be set when the database is PostgreSQL")]
+    DataKeyRequired,
+    #[error("data key file {path}: {reason}")]
+    DataKeyFile { path: String, reason: String },
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// What every route shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: DynStore,
+    pub ingest: Arc<Ingest>,
+    pub cipher: DataCipher,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    /// Opens the store (running migrations) and starts the ingest writers.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let data_key = resolve_data_key(&config)?;
+        let store = store::open(&config.database_url).await?;
+        Ok(Self::with_store(config, &data_key, store))
+    }
+
+    pub fn with_store(config: Config, data_key: &DataKey, store: DynStore) -> Self {
+        let cipher = DataCipher::new(data_key);
+        let metrics = Metrics::new();
+        let (queue, _writers) = WriteQueue::start(
+            store.clone(),
+            store::ingest_writers(&config.database_url),
+            config.ingest_batch_max,
+        );
+        let enabled = providers::configured(&config);
+        for name in providers::KNOWN {
+            if enabled.iter().any(|p| p.name() == name) {
+                tracing::info!(provider = name, "provider enabled");
+            } else {
+                tracing::info!(provider = name, "provider disabled (no credentials): its routes answer 404");
+            }
+        }
+        let ingest = Ingest::new(enabled, queue, cipher.clone(), metrics.clone());
+        Self {
+            config: Arc::new(config),
+            store,
+            ingest: Arc::new(ingest),
+            cipher,
+            metrics,
+        }
+    }
+}
+
+/// The configured key; on the embedded SQLite default without one, a key
+/// generated once into the data folder (mode 0600) and reused after.
+pub fn resolve_data_key(config: &Config) -> Result<DataKey, StartError> {
+    if let Some(key) = &config.data_key {
+        return Ok(key.clone());
+    }
+    if !config.is_sqlite() {
+        return Err(StartError::DataKeyRequired);
+    }
+    load_or_create_key_file(&data_folder(&config.database_url).join(DATA_KEY_FILE))
+}
+
+/// The folder holding the SQLite file (`sqlite://data/smstrail.db` → `data`).
+fn data_folder(database_url: &str) -> PathBuf {
+    let path = database_url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn load_or_create_key_file(path: &Path) -> Result<DataKey, StartError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let failed = |reason: String| StartError::DataKeyFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => return DataKey::from_base64(&text).map_err(failed),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(e.to_string())),
+        Err(_) => {}
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| failed(e.to_string()))?;
+    }
+    let bytes = crate::crypto::random_bytes::<32>().map_err(|e| failed(e.to_string()))?;
+    let key = DataKey::from_bytes(bytes);
+    // create_new: two processes starting at once must not overwrite each other's key.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| failed(e.to_string()))?;
+    file.write_all(key.to_base64().as_bytes())
+        .and_then(|_| file.sync_all())
+        .map_err(|e| failed(e.to_string()))?;
+    tracing::info!(path = %path.display(), "generated a new data key; back it up with the database");
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_folder_follows_the_sqlite_path() {
+        assert_eq!(data_folder("sqlite://data/smstrail.db"), PathBuf::from("data"));
+        assert_eq!(data_folder("sqlite:///var/lib/x/s.db?mode=rwc"), PathBuf::from("/var/lib/x"));
+        assert_eq!(data_folder("sqlite://s.db"), PathBuf::from("."));
+    }
+
+    #[test]
+    fn key_file_is_created_private_and_reused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join(DATA_KEY_FILE);
+        let first = load_or_create_key_file(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(load_or_create_key_file(&path).unwrap(), first);
+        std::fs::write(&path, "garbage").unwrap();
+        assert!(load_or_create_key_file(&path).is_err());
+    }
+}

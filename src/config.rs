@@ -1,0 +1,415 @@
+//! Configuration (CONTRACT §1): defaults, then an optional TOML file, then
+//! `SMSTRAIL_*` environment variables, into one typed struct. Unknown keys and
+//! bad values stop start-up with the key's name.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+const ENV_PREFIX: &str = "SMSTRAIL_";
+/// Environment names that belong to the tooling around the app, not to it.
+const ENV_IGNORED_PREFIXES: [&str; 2] = ["SMSTRAIL_TEST_", "SMSTRAIL_BENCH_"];
+const ENV_CONFIG_FILE: &str = "SMSTRAIL_CONFIG";
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/smstrail.db";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_INGEST_BATCH_MAX: usize = 512;
+
+/// A value that must never reach a log line or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// The 32-byte key behind the phone-number hash and the encryption at rest.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DataKey([u8; 32]);
+
+impl DataKey {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    pub fn from_base64(text: &str) -> Result<Self, String> {
+        let bytes = BASE64
+            .decode(text.trim())
+            .map_err(|e| format!("not valid base64 ({e})"))?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| format!("must decode to 32 bytes, got {}", b.len()))?;
+        Ok(Self(bytes))
+    }
+
+    pub fn to_base64(&self) -> String {
+        BASE64.encode(self.0)
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DataKey([redacted])")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VonageSignatureMethod {
+    Md5Hash,
+    Md5,
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    /// Without a trailing slash.
+    pub public_url: String,
+    pub data_key: Option<DataKey>,
+    pub twilio_auth_token: Option<Secret>,
+    pub vonage_signature_secret: Option<Secret>,
+    pub vonage_signature_method: VonageSignatureMethod,
+    pub telnyx_public_key: Option<Secret>,
+    pub plivo_auth_token: Option<Secret>,
+    pub standard_secret: Option<Secret>,
+    /// How many callbacks one ingest transaction may carry; 1 commits per request.
+    pub ingest_batch_max: usize,
+    /// `tracing` filter directive, e.g. `info` or `smstrail=debug`.
+    pub log: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("unknown configuration key {key} (from {origin})")]
+    UnknownKey { key: String, origin: String },
+    #[error("bad value for {key}: {reason}")]
+    BadValue { key: String, reason: String },
+    #[error("cannot read configuration file {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+/// Every key, as written in the TOML file; the environment name is
+/// `SMSTRAIL_` + the key in upper case.
+const KEYS: [&str; 12] = [
+    "database_url",
+    "bind",
+    "public_url",
+    "data_key",
+    "twilio_auth_token",
+    "vonage_signature_secret",
+    "vonage_signature_method",
+    "telnyx_public_key",
+    "plivo_auth_token",
+    "standard_secret",
+    "ingest_batch_max",
+    "log",
+];
+
+/// Raw values by key, with where each came from for error messages.
+#[derive(Default)]
+struct Layers(BTreeMap<&'static str, String>);
+
+impl Config {
+    /// Loads from the process environment and the file named by `--config`
+    /// (`file`) or `SMSTRAIL_CONFIG`.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_sources(file, std::env::vars())
+    }
+
+    /// Loads from explicit sources; `env` is the environment as name/value pairs.
+    pub fn from_sources(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+            .collect();
+        let file = file.map(Path::to_path_buf).or_else(|| {
+            env.iter()
+                .find(|(name, _)| name == ENV_CONFIG_FILE)
+                .map(|(_, value)| PathBuf::from(value))
+        });
+
+        let mut layers = Layers::default();
+        if let Some(path) = file {
+            layers.read_file(&path)?;
+        }
+        layers.read_env(&env)?;
+        layers.into_config()
+    }
+
+    /// Whether the database is the embedded SQLite one.
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+impl Layers {
+    fn known(key: &str) -> Option<&'static str> {
+        KEYS.iter().copied().find(|k| *k == key)
+    }
+
+    fn read_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::File {
+            path: shown.clone(),
+            reason: e.message().to_owned(),
+        })?;
+        for (key, value) in table {
+            let known = Self::known(&key).ok_or_else(|| ConfigError::UnknownKey {
+                key: key.clone(),
+                origin: shown.clone(),
+            })?;
+            let value = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                other => {
+                    return Err(ConfigError::BadValue {
+                        key: key.clone(),
+                        reason: format!("expected a string or an integer, got {}", other.type_str()),
+                    });
+                }
+            };
+            self.0.insert(known, value);
+        }
+        Ok(())
+    }
+
+    fn read_env(&mut self, env: &[(String, String)]) -> Result<(), ConfigError> {
+        for (name, value) in env {
+            if name == ENV_CONFIG_FILE || ENV_IGNORED_PREFIXES.iter().any(|p| name.starts_with(p)) {
+                continue;
+            }
+            let key = name[ENV_PREFIX.len()..].to_ascii_lowercase();
+            let known = Self::known(&key).ok_or_else(|| ConfigError::UnknownKey {
+                key: name.clone(),
+                origin: "the environment".to_owned(),
+            })?;
+            self.0.insert(known, value.clone());
+        }
+        Ok(())
+    }
+
+    /// A present, non-empty value (an empty variable counts as unset).
+    fn take(&mut self, key: &'static str) -> Option<String> {
+        self.0.remove(key).filter(|v| !v.trim().is_empty())
+    }
+
+    fn secret(&mut self, key: &'static str) -> Option<Secret> {
+        self.take(key).map(Secret::new)
+    }
+
+    fn into_config(mut self) -> Result<Config, ConfigError> {
+        let bad = |key: &str, reason: String| ConfigError::BadValue {
+            key: key.to_owned(),
+            reason,
+        };
+
+        let database_url = self
+            .take("database_url")
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(bad(
+                "database_url",
+                "must start with sqlite:// or postgres://".to_owned(),
+            ));
+        }
+
+        let bind_text = self.take("bind").unwrap_or_else(|| DEFAULT_BIND.to_owned());
+        let bind: SocketAddr = bind_text
+            .parse()
+            .map_err(|_| bad("bind", format!("{bind_text:?} is not an address like 127.0.0.1:8080")))?;
+
+        let public_url = match self.take("public_url") {
+            Some(text) => parse_public_url(&text).map_err(|reason| bad("public_url", reason))?,
+            None => format!("http://{bind}"),
+        };
+
+        let data_key = self
+            .take("data_key")
+            .map(|text| DataKey::from_base64(&text).map_err(|reason| bad("data_key", reason)))
+            .transpose()?;
+
+        let vonage_signature_method = match self.take("vonage_signature_method").as_deref() {
+            None | Some("md5hash") => VonageSignatureMethod::Md5Hash,
+            Some("md5") => VonageSignatureMethod::Md5,
+            Some("sha1") => VonageSignatureMethod::Sha1,
+            Some("sha256") => VonageSignatureMethod::Sha256,
+            Some("sha512") => VonageSignatureMethod::Sha512,
+            Some(other) => {
+                return Err(bad(
+                    "vonage_signature_method",
+                    format!("{other:?} is not one of md5hash, md5, sha1, sha256, sha512"),
+                ));
+            }
+        };
+
+        let ingest_batch_max = match self.take("ingest_batch_max") {
+            None => DEFAULT_INGEST_BATCH_MAX,
+            Some(text) => match text.trim().parse::<usize>() {
+                Ok(n) if (1..=10_000).contains(&n) => n,
+                _ => {
+                    return Err(bad(
+                        "ingest_batch_max",
+                        format!("{text:?} is not a whole number from 1 to 10000"),
+                    ));
+                }
+            },
+        };
+
+        let standard_secret = self.secret("standard_secret");
+        if let Some(secret) = &standard_secret {
+            crate::providers::standard::decode_secret(secret.expose())
+                .map_err(|reason| bad("standard_secret", reason))?;
+        }
+
+        Ok(Config {
+            database_url,
+            bind,
+            public_url,
+            data_key,
+            twilio_auth_token: self.secret("twilio_auth_token"),
+            vonage_signature_secret: self.secret("vonage_signature_secret"),
+            vonage_signature_method,
+            telnyx_public_key: self.secret("telnyx_public_key"),
+            plivo_auth_token: self.secret("plivo_auth_token"),
+            standard_secret,
+            ingest_batch_max,
+            log: self.take("log").unwrap_or_else(|| "info".to_owned()),
+        })
+    }
+}
+
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text.trim()).map_err(|e| format!("{text:?} is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{text:?} must be an http:// or https:// URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{text:?} must not carry a query or a fragment"));
+    }
+    Ok(text.trim().trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_apply_without_any_setting() {
+        let config = Config::from_sources(None, env(&[])).unwrap();
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.bind.to_string(), DEFAULT_BIND);
+        assert_eq!(config.public_url, "http://127.0.0.1:8080");
+        assert_eq!(config.ingest_batch_max, DEFAULT_INGEST_BATCH_MAX);
+        assert!(config.twilio_auth_token.is_none());
+    }
+
+    #[test]
+    fn unknown_environment_key_is_named() {
+        let err = Config::from_sources(None, env(&[("SMSTRAIL_DATABSE_URL", "x")])).unwrap_err();
+        assert!(err.to_string().contains("SMSTRAIL_DATABSE_URL"), "{err}");
+    }
+
+    #[test]
+    fn tooling_variables_are_not_configuration() {
+        let config = Config::from_sources(
+            None,
+            env(&[("SMSTRAIL_TEST_POSTGRES_URL", "postgres://x"), ("PATH", "/bin")]),
+        );
+        assert!(config.is_ok());
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (key, value) in [
+            ("SMSTRAIL_BIND", "localhost"),
+            ("SMSTRAIL_DATABASE_URL", "mysql://x"),
+            ("SMSTRAIL_PUBLIC_URL", "ftp://example.com"),
+            ("SMSTRAIL_PUBLIC_URL", "https://example.com/?a=1"),
+            ("SMSTRAIL_DATA_KEY", "c2hvcnQ="),
+            ("SMSTRAIL_DATA_KEY", "%%%"),
+            ("SMSTRAIL_INGEST_BATCH_MAX", "0"),
+            ("SMSTRAIL_INGEST_BATCH_MAX", "many"),
+            ("SMSTRAIL_VONAGE_SIGNATURE_METHOD", "sha3"),
+            ("SMSTRAIL_STANDARD_SECRET", "whsec_"),
+        ] {
+            let err = Config::from_sources(None, env(&[(key, value)])).unwrap_err();
+            let expected = key.trim_start_matches(ENV_PREFIX).to_ascii_lowercase();
+            assert!(err.to_string().contains(&expected), "{key}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn environment_wins_over_file_and_file_keys_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("smstrail.toml");
+        std::fs::write(&path, "bind = \"127.0.0.1:9000\"\ningest_batch_max = 7\n").unwrap();
+        let config =
+            Config::from_sources(Some(&path), env(&[("SMSTRAIL_BIND", "127.0.0.1:9001")])).unwrap();
+        assert_eq!(config.bind.port(), 9001);
+        assert_eq!(config.ingest_batch_max, 7);
+
+        std::fs::write(&path, "bindd = \"127.0.0.1:9000\"\n").unwrap();
+        let err = Config::from_sources(Some(&path), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("bindd"), "{err}");
+
+        let missing = dir.path().join("absent.toml");
+        let err = Config::from_sources(Some(&missing), env(&[])).unwrap_err();
+        assert!(matches!(err, ConfigError::File { .. }), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let key = DataKey::from_bytes([7; 32]).to_base64();
+        let config = Config::from_sources(
+            None,
+            env(&[
+                ("SMSTRAIL_TWILIO_AUTH_TOKEN", "tok-very-secret"),
+                ("SMSTRAIL_DATA_KEY", &key),
+            ]),
+        )
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("tok-very-secret"));
+        assert!(!shown.contains(&key));
+    }
+}

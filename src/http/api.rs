@@ -1,0 +1,195 @@
+//! The send-side JSON API of CONTRACT §4, for the product's backend.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use super::views::{MessageView, RetryView};
+use crate::app::AppState;
+use crate::crypto::token_digest;
+use crate::domain::outbound::{self, FieldError, OutboundMessage, RETRY_KINDS, RegisterRequest};
+use crate::providers::KNOWN;
+use crate::store::{NewMessage, NewRetry, ProductAction, Registration};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/messages", post(register).get(find_by_provider_id))
+        .route("/api/v1/messages/{id}", get(show).patch(set_provider_message_id))
+        .route("/api/v1/messages/{id}/retries", post(record_retry))
+}
+
+/// A caller that presented a live API token.
+pub struct ApiClient;
+
+impl FromRequestParts<AppState> for ApiClient {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <API token>"))?;
+        match state.store.api_token_by_digest(&token_digest(token)).await? {
+            Some(record) if record.revoked_at_us.is_none() => Ok(ApiClient),
+            _ => Err(ApiError::unauthorized("unknown or revoked API token")),
+        }
+    }
+}
+
+/// Parses a JSON body, naming the field on a type error.
+fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            ApiError::bad_request(format!("the body must be a JSON object: {}", e.inner()))
+        } else {
+            FieldError::new(path, e.inner().to_string()).into()
+        }
+    })
+}
+
+fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+async fn register(
+    State(state): State<AppState>,
+    _client: ApiClient,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: RegisterRequest = parse_json(&body)?;
+    let message = OutboundMessage::parse(request, &KNOWN)?;
+    let fingerprint = {
+        let canonical = serde_json::to_vec(&message).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        token_digest(&String::from_utf8_lossy(&canonical))
+    };
+    let recipient = state.cipher.protect_number(&message.to).map_err(|e| {
+        tracing::error!(error = %e, "cannot seal recipient");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+    })?;
+    let new = NewMessage {
+        id: uuid::Uuid::now_v7().to_string(),
+        idempotency_key: message.idempotency_key,
+        request_fingerprint: fingerprint,
+        provider: message.provider,
+        provider_message_id: message.provider_message_id,
+        recipient,
+        sender_identity: message.sender_identity,
+        sender_type: message.sender_type,
+        template_key: message.template_key,
+        use_case: message.use_case,
+        user_ref: message.user_ref,
+        product_action: ProductAction {
+            kind: message.product_action_kind,
+            reference: message.product_action_ref,
+            url: message.product_action_url,
+        },
+        recipient_timezone: message.recipient_timezone,
+        sent_at_us: message.sent_at.map(|t| t.timestamp_micros()),
+        metadata_json: message.metadata.map(|m| m.to_string()),
+        created_at_us: now_us(),
+    };
+    match state.store.register_message(&new).await? {
+        Registration::Created(record) => {
+            Ok((StatusCode::CREATED, Json(MessageView::summary(&record)?)).into_response())
+        }
+        Registration::Existing {
+            message,
+            same_request: true,
+        } => Ok((StatusCode::OK, Json(MessageView::summary(&message)?)).into_response()),
+        Registration::Existing { .. } => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_conflict",
+            "this idempotency_key was already used with a different request body",
+        )),
+    }
+}
+
+async fn show(
+    State(state): State<AppState>,
+    _client: ApiClient,
+    Path(id): Path<String>,
+) -> Result<Json<MessageView>, ApiError> {
+    let message = state
+        .store
+        .message(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    Ok(Json(MessageView::full(&state, &message).await?))
+}
+
+#[derive(Deserialize)]
+struct ProviderIdQuery {
+    provider_message_id: Option<String>,
+}
+
+async fn find_by_provider_id(
+    State(state): State<AppState>,
+    _client: ApiClient,
+    Query(query): Query<ProviderIdQuery>,
+) -> Result<Json<MessageView>, ApiError> {
+    let pmid = outbound::required("provider_message_id", query.provider_message_id)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let message = state
+        .store
+        .message_by_provider_id(&pmid)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    Ok(Json(MessageView::full(&state, &message).await?))
+}
+
+#[derive(Deserialize)]
+struct PatchRequest {
+    provider_message_id: Option<String>,
+}
+
+async fn set_provider_message_id(
+    State(state): State<AppState>,
+    _client: ApiClient,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<MessageView>, ApiError> {
+    let request: PatchRequest = parse_json(&body)?;
+    let pmid = outbound::required_text("provider_message_id", request.provider_message_id)?;
+    let message = state.store.set_provider_message_id(&id, &pmid).await?;
+    Ok(Json(MessageView::full(&state, &message).await?))
+}
+
+#[derive(Deserialize)]
+struct RetryRequest {
+    kind: Option<String>,
+    new_message_id: Option<String>,
+    reason: Option<String>,
+}
+
+async fn record_retry(
+    State(state): State<AppState>,
+    _client: ApiClient,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<RetryView>), ApiError> {
+    let request: RetryRequest = parse_json(&body)?;
+    let kind = outbound::one_of("kind", request.kind, &RETRY_KINDS)?
+        .ok_or_else(|| FieldError::new("kind", format!("is required: one of {}", RETRY_KINDS.join(", "))))?;
+    let retry = NewRetry {
+        message_id: id,
+        kind,
+        new_message_id: outbound::optional_text("new_message_id", request.new_message_id)?,
+        reason: outbound::optional_text("reason", request.reason)?,
+        created_at_us: now_us(),
+    };
+    let record = state.store.record_retry(&retry).await?;
+    Ok((StatusCode::CREATED, Json(RetryView::from(&record))))
+}

@@ -1,0 +1,104 @@
+//! The one error type of the HTTP layer: every failure maps to a status and a
+//! JSON body `{"error": {"code", "message"}}`; internal detail stays in the log.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::domain::outbound::FieldError;
+use crate::ingest::IngestError;
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "the database could not store this request; retry later",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(field) = self.field {
+            error["field"] = json!(field);
+        }
+        (self.status, Json(json!({ "error": error }))).into_response()
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_field",
+            message: e.to_string(),
+            field: Some(e.field),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::not_found("message"),
+            StoreError::Conflict(what) => Self::new(StatusCode::CONFLICT, "conflict", what),
+            other => {
+                tracing::error!(error = %other, "storage failure");
+                Self::unavailable()
+            }
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::UnknownProvider(p) => Self::new(
+                StatusCode::NOT_FOUND,
+                "provider_not_configured",
+                format!("provider {p:?} is not configured on this server"),
+            ),
+            IngestError::Unauthorized(reason) => {
+                tracing::warn!(%reason, "callback refused");
+                Self::unauthorized(format!("signature verification failed: {reason}"))
+            }
+            other => {
+                tracing::error!(error = %other, "callback not stored");
+                Self::unavailable()
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! JSON shapes of the API's answers. The recipient is always masked.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::store::{EventRecord, MessageRecord, RetryRecord, StoreError};
+
+fn rfc3339(us: i64) -> Option<String> {
+    DateTime::<Utc>::from_timestamp_micros(us).map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true))
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProductActionView {
+    pub kind: Option<String>,
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MessageView {
+    pub id: String,
+    pub idempotency_key: String,
+    pub current_status: String,
+    pub current_raw_status: Option<String>,
+    pub current_error_code: Option<String>,
+    pub is_final: bool,
+    pub provider: String,
+    pub provider_message_id: Option<String>,
+    pub recipient_masked: String,
+    pub destination_country: Option<String>,
+    pub sender_identity: Option<String>,
+    pub sender_type: Option<String>,
+    pub template_key: Option<String>,
+    pub use_case: Option<String>,
+    pub user_ref: Option<String>,
+    pub product_action: Option<ProductActionView>,
+    pub recipient_timezone: Option<String>,
+    pub sent_at: Option<String>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<EventView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<Vec<RetryView>>,
+}
+
+impl MessageView {
+    pub fn summary(m: &MessageRecord) -> Result<Self, ApiError> {
+        let metadata = match &m.metadata_json {
+            Some(text) => Some(
+                serde_json::from_str(text)
+                    .map_err(|e| StoreError::Corrupt(format!("message {} metadata: {e}", m.id)))?,
+            ),
+            None => None,
+        };
+        let has_action = m.product_action_kind.is_some()
+            || m.product_action_ref.is_some()
+            || m.product_action_url.is_some();
+        Ok(Self {
+            id: m.id.clone(),
+            idempotency_key: m.idempotency_key.clone(),
+            current_status: m.current_status.clone(),
+            current_raw_status: m.current_raw_status.clone(),
+            current_error_code: m.current_error_code.clone(),
+            is_final: m.is_final,
+            provider: m.provider.clone(),
+            provider_message_id: m.provider_message_id.clone(),
+            recipient_masked: m.recipient_masked.clone(),
+            destination_country: m.destination_country.clone(),
+            sender_identity: m.sender_identity.clone(),
+            sender_type: m.sender_type.clone(),
+            template_key: m.template_key.clone(),
+            use_case: m.use_case.clone(),
+            user_ref: m.user_ref.clone(),
+            product_action: has_action.then(|| ProductActionView {
+                kind: m.product_action_kind.clone(),
+                reference: m.product_action_ref.clone(),
+                url: m.product_action_url.clone(),
+            }),
+            recipient_timezone: m.recipient_timezone.clone(),
+            sent_at: m.sent_at_us.and_then(rfc3339),
+            created_at: rfc3339(m.created_at_us),
+            updated_at: rfc3339(m.updated_at_us),
+            metadata,
+            events: None,
+            retries: None,
+        })
+    }
+
+    /// The summary with its delivery timeline and recorded retries.
+    pub async fn full(state: &AppState, m: &MessageRecord) -> Result<Self, ApiError> {
+        let mut view = Self::summary(m)?;
+        view.events = Some(state.store.events(m).await?.iter().map(EventView::from).collect());
+        view.retries = Some(state.store.retries(&m.id).await?.iter().map(RetryView::from).collect());
+        Ok(view)
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    pub id: i64,
+    /// Normalized; `null` when the provider's status is not in its mapping.
+    pub status: Option<String>,
+    pub raw_status: String,
+    pub error_code: Option<String>,
+    pub provider_event_id: Option<String>,
+    pub provider_occurred_at: Option<String>,
+    pub received_at: Option<String>,
+}
+
+impl From<&EventRecord> for EventView {
+    fn from(e: &EventRecord) -> Self {
+        Self {
+            id: e.id,
+            status: e.status.clone(),
+            raw_status: e.raw_status.clone(),
+            error_code: e.error_code.clone(),
+            provider_event_id: e.provider_event_id.clone(),
+            provider_occurred_at: e.provider_occurred_at_us.and_then(rfc3339),
+            received_at: rfc3339(e.received_at_us),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RetryView {
+    pub id: i64,
+    pub message_id: String,
+    pub kind: String,
+    pub new_message_id: Option<String>,
+    pub reason: Option<String>,
+    pub created_at: Option<String>,
+}
+
+impl From<&RetryRecord> for RetryView {
+    fn from(r: &RetryRecord) -> Self {
+        Self {
+            id: r.id,
+            message_id: r.message_id.clone(),
+            kind: r.kind.clone(),
+            new_message_id: r.new_message_id.clone(),
+            reason: r.reason.clone(),
+            created_at: rfc3339(r.created_at_us),
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Storage: one interface at the level of use cases, two backends. No SQL
+//! lives outside this module.
+//!
+//! Instants are stored as microseconds since the Unix epoch (`*_us` columns)
+//! on both backends, so one SQL text and one Rust type serve SQLite and
+//! PostgreSQL alike and ordering is numeric everywhere.
+
+mod postgres;
+mod records;
+mod sql;
+mod sqlite;
+
+use async_trait::async_trait;
+use std::sync::Arc;
+
+pub use postgres::PgStore;
+pub use records::*;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database refused or failed; the caller answers 503 so the sender retries.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Whether the database answers a query.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Applies a batch of callbacks in ONE transaction: either every outcome
+    /// is committed or the call fails and nothing of it is.
+    async fn ingest(&self, batch: &[IngestItem]) -> Result<Vec<IngestOutcome>, StoreError>;
+
+    /// Registers an outbound message under its idempotency key, attaching any
+    /// callbacks that arrived for its provider message id before it.
+    async fn register_message(&self, message: &NewMessage) -> Result<Registration, StoreError>;
+
+    /// Sets the provider message id of a message that has none (or the same
+    /// one), attaching waiting callbacks. `Conflict` if it already has another
+    /// or another message has this one.
+    async fn set_provider_message_id(
+        &self,
+        id: &str,
+        provider_message_id: &str,
+    ) -> Result<MessageRecord, StoreError>;
+
+    async fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
+
+    async fn message_by_provider_id(
+        &self,
+        provider_message_id: &str,
+    ) -> Result<Option<MessageRecord>, StoreError>;
+
+    /// The delivery timeline of a message, in provider time order.
+    async fn events(&self, message: &MessageRecord) -> Result<Vec<EventRecord>, StoreError>;
+
+    async fn record_retry(&self, retry: &NewRetry) -> Result<RetryRecord, StoreError>;
+
+    async fn retries(&self, message_id: &str) -> Result<Vec<RetryRecord>, StoreError>;
+
+    async fn review_items(&self, limit: i64) -> Result<Vec<ReviewRecord>, StoreError>;
+
+    async fn inbound_messages(&self, limit: i64) -> Result<Vec<InboundRecord>, StoreError>;
+
+    async fn create_api_token(&self, token: &NewApiToken) -> Result<(), StoreError>;
+
+    async fn api_token_by_digest(&self, digest: &str) -> Result<Option<ApiTokenRecord>, StoreError>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens the database named by `url`, creating it (and, for SQLite, its
+/// folder) if needed, and runs the migrations.
+pub async fn open(url: &str) -> Result<DynStore, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else {
+        Ok(Arc::new(PgStore::open(url).await?))
+    }
+}
+
+/// How many ingest writers may run side by side on this backend: SQLite has
+/// one writer at a time, PostgreSQL takes several.
+pub fn ingest_writers(url: &str) -> usize {
+    if url.starts_with("sqlite:") { 1 } else { 4 }
+}
