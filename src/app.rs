@@ -62,7 +62,10 @@ impl AppState {
             if enabled.iter().any(|p| p.name() == name) {
                 tracing::info!(provider = name, "provider enabled");
             } else {
-                tracing::info!(provider = name, "provider disabled (no credentials): its routes answer 404");
+                tracing::info!(
+                    provider = name,
+                    "provider disabled (no credentials): its routes answer 404"
+                );
             }
         }
         let ingest = Ingest::new(enabled, queue, cipher.clone(), metrics.clone());
@@ -141,8 +144,14 @@ mod tests {
 
     #[test]
     fn data_folder_follows_the_sqlite_path() {
-        assert_eq!(data_folder("sqlite://data/smstrail.db"), PathBuf::from("data"));
-        assert_eq!(data_folder("sqlite:///var/lib/x/s.db?mode=rwc"), PathBuf::from("/var/lib/x"));
+        assert_eq!(
+            data_folder("sqlite://data/smstrail.db"),
+            PathBuf::from("data")
+        );
+        assert_eq!(
+            data_folder("sqlite:///var/lib/x/s.db?mode=rwc"),
+            PathBuf::from("/var/lib/x")
+        );
         assert_eq!(data_folder("sqlite://s.db"), PathBuf::from("."));
     }
 

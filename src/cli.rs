@@ -13,7 +13,11 @@ use crate::crypto::{random_bytes, token_digest};
 use crate::store::{self, NewApiToken};
 
 #[derive(Debug, Parser)]
-#[command(name = "smstrail", version, about = "Self-hosted SMS delivery timeline")]
+#[command(
+    name = "smstrail",
+    version,
+    about = "Self-hosted SMS delivery timeline"
+)]
 pub struct Cli {
     /// A TOML configuration file (environment variables override it).
     #[arg(long, global = true, value_name = "FILE")]
@@ -95,7 +99,9 @@ pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
     match command {
         Command::Serve => serve(config).await,
         Command::Migrate => {
-            store::open(&config.database_url).await.map_err(StartError::from)?;
+            store::open(&config.database_url)
+                .await
+                .map_err(StartError::from)?;
             println!("migrations applied");
             Ok(())
         }
@@ -127,7 +133,9 @@ async fn create_token(config: Config, name: &str) -> Result<(), CliError> {
         ));
     }
     resolve_data_key(&config)?;
-    let store = store::open(&config.database_url).await.map_err(StartError::from)?;
+    let store = store::open(&config.database_url)
+        .await
+        .map_err(StartError::from)?;
     let bytes = random_bytes::<32>().map_err(|e| CliError::Usage(e.to_string()))?;
     let token = format!("smst_{}", URL_SAFE_NO_PAD.encode(bytes));
     store

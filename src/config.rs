@@ -179,10 +179,12 @@ impl Layers {
             path: shown.clone(),
             reason: e.to_string(),
         })?;
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::File {
-            path: shown.clone(),
-            reason: e.message().to_owned(),
-        })?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::File {
+                path: shown.clone(),
+                reason: e.message().to_owned(),
+            })?;
         for (key, value) in table {
             let known = Self::known(&key).ok_or_else(|| ConfigError::UnknownKey {
                 key: key.clone(),
@@ -194,7 +196,10 @@ impl Layers {
                 other => {
                     return Err(ConfigError::BadValue {
                         key: key.clone(),
-                        reason: format!("expected a string or an integer, got {}", other.type_str()),
+                        reason: format!(
+                            "expected a string or an integer, got {}",
+                            other.type_str()
+                        ),
                     });
                 }
             };
@@ -247,9 +252,12 @@ impl Layers {
         }
 
         let bind_text = self.take("bind").unwrap_or_else(|| DEFAULT_BIND.to_owned());
-        let bind: SocketAddr = bind_text
-            .parse()
-            .map_err(|_| bad("bind", format!("{bind_text:?} is not an address like 127.0.0.1:8080")))?;
+        let bind: SocketAddr = bind_text.parse().map_err(|_| {
+            bad(
+                "bind",
+                format!("{bind_text:?} is not an address like 127.0.0.1:8080"),
+            )
+        })?;
 
         let public_url = match self.take("public_url") {
             Some(text) => parse_public_url(&text).map_err(|reason| bad("public_url", reason))?,
@@ -353,7 +361,10 @@ mod tests {
     fn tooling_variables_are_not_configuration() {
         let config = Config::from_sources(
             None,
-            env(&[("SMSTRAIL_TEST_POSTGRES_URL", "postgres://x"), ("PATH", "/bin")]),
+            env(&[
+                ("SMSTRAIL_TEST_POSTGRES_URL", "postgres://x"),
+                ("PATH", "/bin"),
+            ]),
         );
         assert!(config.is_ok());
     }

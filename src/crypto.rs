@@ -128,7 +128,10 @@ mod tests {
         let a = cipher(1);
         assert_eq!(a.phone_hash("+14155550100"), a.phone_hash("+14155550100"));
         assert_ne!(a.phone_hash("+14155550100"), a.phone_hash("+14155550101"));
-        assert_ne!(a.phone_hash("+14155550100"), cipher(2).phone_hash("+14155550100"));
+        assert_ne!(
+            a.phone_hash("+14155550100"),
+            cipher(2).phone_hash("+14155550100")
+        );
         assert_eq!(a.phone_hash("+14155550100").len(), 32);
     }
 

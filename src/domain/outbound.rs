@@ -10,8 +10,20 @@ const MAX_TEXT: usize = 255;
 const MAX_URL: usize = 2048;
 const MAX_METADATA_BYTES: usize = 16 * 1024;
 
-pub const SENDER_TYPES: [&str; 5] = ["10dlc", "toll_free", "short_code", "alphanumeric", "long_code"];
-pub const USE_CASES: [&str; 5] = ["otp", "account_alert", "transactional", "marketing", "other"];
+pub const SENDER_TYPES: [&str; 5] = [
+    "10dlc",
+    "toll_free",
+    "short_code",
+    "alphanumeric",
+    "long_code",
+];
+pub const USE_CASES: [&str; 5] = [
+    "otp",
+    "account_alert",
+    "transactional",
+    "marketing",
+    "other",
+];
 pub const RETRY_KINDS: [&str; 4] = ["retry", "resend", "provider_failover", "channel_fallback"];
 
 /// A rejected field and why, in words an API client can act on.
@@ -87,7 +99,8 @@ impl OutboundMessage {
     pub fn parse(request: RegisterRequest, known_providers: &[&str]) -> Result<Self, FieldError> {
         let idempotency_key = required_text("idempotency_key", request.idempotency_key)?;
         let to_text = required("to", request.to)?;
-        let to = PhoneNumber::parse_e164(&to_text).map_err(|e| FieldError::new("to", e.to_string()))?;
+        let to =
+            PhoneNumber::parse_e164(&to_text).map_err(|e| FieldError::new("to", e.to_string()))?;
         let provider = required("provider", request.provider)?;
         if !known_providers.contains(&provider.as_str()) {
             return Err(FieldError::new(
@@ -136,22 +149,38 @@ pub fn optional_text(field: &str, value: Option<String>) -> Result<Option<String
     };
     let value = value.trim();
     if value.is_empty() {
-        return Err(FieldError::new(field, "must not be empty (leave it out instead)"));
+        return Err(FieldError::new(
+            field,
+            "must not be empty (leave it out instead)",
+        ));
     }
     if value.chars().count() > MAX_TEXT {
-        return Err(FieldError::new(field, format!("must be at most {MAX_TEXT} characters")));
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {MAX_TEXT} characters"),
+        ));
     }
     if value.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must not contain control characters"));
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(Some(value.to_owned()))
 }
 
-pub fn one_of(field: &str, value: Option<String>, allowed: &[&str]) -> Result<Option<String>, FieldError> {
+pub fn one_of(
+    field: &str,
+    value: Option<String>,
+    allowed: &[&str],
+) -> Result<Option<String>, FieldError> {
     match value {
         None => Ok(None),
         Some(v) if allowed.contains(&v.as_str()) => Ok(Some(v)),
-        Some(_) => Err(FieldError::new(field, format!("must be one of {}", allowed.join(", ")))),
+        Some(_) => Err(FieldError::new(
+            field,
+            format!("must be one of {}", allowed.join(", ")),
+        )),
     }
 }
 
@@ -187,7 +216,12 @@ fn instant(field: &str, value: Option<String>) -> Result<Option<DateTime<Utc>>, 
     };
     DateTime::parse_from_rfc3339(value.trim())
         .map(|t| Some(t.with_timezone(&Utc)))
-        .map_err(|_| FieldError::new(field, "must be an RFC 3339 instant such as 2026-11-26T10:00:00Z"))
+        .map_err(|_| {
+            FieldError::new(
+                field,
+                "must be an RFC 3339 instant such as 2026-11-26T10:00:00Z",
+            )
+        })
 }
 
 fn metadata(value: Option<serde_json::Value>) -> Result<Option<serde_json::Value>, FieldError> {
@@ -195,7 +229,10 @@ fn metadata(value: Option<serde_json::Value>) -> Result<Option<serde_json::Value
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(v @ serde_json::Value::Object(_)) => {
             if v.to_string().len() > MAX_METADATA_BYTES {
-                Err(FieldError::new("metadata", format!("must be at most {MAX_METADATA_BYTES} bytes")))
+                Err(FieldError::new(
+                    "metadata",
+                    format!("must be at most {MAX_METADATA_BYTES} bytes"),
+                ))
             } else {
                 Ok(Some(v))
             }

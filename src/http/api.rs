@@ -21,7 +21,10 @@ use crate::store::{NewMessage, NewRetry, ProductAction, Registration};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/messages", post(register).get(find_by_provider_id))
-        .route("/api/v1/messages/{id}", get(show).patch(set_provider_message_id))
+        .route(
+            "/api/v1/messages/{id}",
+            get(show).patch(set_provider_message_id),
+        )
         .route("/api/v1/messages/{id}/retries", post(record_retry))
 }
 
@@ -40,7 +43,11 @@ impl FromRequestParts<AppState> for ApiClient {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <API token>"))?;
-        match state.store.api_token_by_digest(&token_digest(token)).await? {
+        match state
+            .store
+            .api_token_by_digest(&token_digest(token))
+            .await?
+        {
             Some(record) if record.revoked_at_us.is_none() => Ok(ApiClient),
             _ => Err(ApiError::unauthorized("unknown or revoked API token")),
         }
@@ -52,7 +59,9 @@ fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
-        if path == "." {
+        if e.inner().is_syntax() || e.inner().is_eof() {
+            ApiError::bad_request(format!("the body is not valid JSON: {}", e.inner()))
+        } else if path == "." {
             ApiError::bad_request(format!("the body must be a JSON object: {}", e.inner()))
         } else {
             FieldError::new(path, e.inner().to_string()).into()
@@ -72,12 +81,17 @@ async fn register(
     let request: RegisterRequest = parse_json(&body)?;
     let message = OutboundMessage::parse(request, &KNOWN)?;
     let fingerprint = {
-        let canonical = serde_json::to_vec(&message).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let canonical =
+            serde_json::to_vec(&message).map_err(|e| ApiError::bad_request(e.to_string()))?;
         token_digest(&String::from_utf8_lossy(&canonical))
     };
     let recipient = state.cipher.protect_number(&message.to).map_err(|e| {
         tracing::error!(error = %e, "cannot seal recipient");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
     })?;
     let new = NewMessage {
         id: uuid::Uuid::now_v7().to_string(),
@@ -181,8 +195,12 @@ async fn record_retry(
     body: Bytes,
 ) -> Result<(StatusCode, Json<RetryView>), ApiError> {
     let request: RetryRequest = parse_json(&body)?;
-    let kind = outbound::one_of("kind", request.kind, &RETRY_KINDS)?
-        .ok_or_else(|| FieldError::new("kind", format!("is required: one of {}", RETRY_KINDS.join(", "))))?;
+    let kind = outbound::one_of("kind", request.kind, &RETRY_KINDS)?.ok_or_else(|| {
+        FieldError::new(
+            "kind",
+            format!("is required: one of {}", RETRY_KINDS.join(", ")),
+        )
+    })?;
     let retry = NewRetry {
         message_id: id,
         kind,

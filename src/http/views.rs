@@ -8,7 +8,8 @@ use crate::app::AppState;
 use crate::store::{EventRecord, MessageRecord, RetryRecord, StoreError};
 
 fn rfc3339(us: i64) -> Option<String> {
-    DateTime::<Utc>::from_timestamp_micros(us).map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true))
+    DateTime::<Utc>::from_timestamp_micros(us)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true))
 }
 
 #[derive(Debug, Serialize)]
@@ -94,8 +95,24 @@ impl MessageView {
     /// The summary with its delivery timeline and recorded retries.
     pub async fn full(state: &AppState, m: &MessageRecord) -> Result<Self, ApiError> {
         let mut view = Self::summary(m)?;
-        view.events = Some(state.store.events(m).await?.iter().map(EventView::from).collect());
-        view.retries = Some(state.store.retries(&m.id).await?.iter().map(RetryView::from).collect());
+        view.events = Some(
+            state
+                .store
+                .events(m)
+                .await?
+                .iter()
+                .map(EventView::from)
+                .collect(),
+        );
+        view.retries = Some(
+            state
+                .store
+                .retries(&m.id)
+                .await?
+                .iter()
+                .map(RetryView::from)
+                .collect(),
+        );
         Ok(view)
     }
 }

@@ -67,7 +67,9 @@ impl Ingest {
             .providers
             .get(provider)
             .ok_or_else(|| IngestError::UnknownProvider(provider.to_owned()))?;
-        let result = self.verify_and_store(provider.as_ref(), route, request).await;
+        let result = self
+            .verify_and_store(provider.as_ref(), route, request)
+            .await;
         let outcome = match &result {
             Ok(IngestOutcome::Stored { .. } | IngestOutcome::Waiting) => CallbackOutcome::Stored,
             Ok(IngestOutcome::Duplicate) => CallbackOutcome::Duplicate,

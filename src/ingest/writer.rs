@@ -38,7 +38,10 @@ impl WriteQueue {
         let (shards, handles) = (0..writers.max(1))
             .map(|_| {
                 let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-                (tx, tokio::spawn(run_writer(store.clone(), rx, batch_max.max(1))))
+                (
+                    tx,
+                    tokio::spawn(run_writer(store.clone(), rx, batch_max.max(1))),
+                )
             })
             .unzip();
         (Self { shards }, handles)

@@ -74,7 +74,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_api_token(&self, token: &NewApiToken) -> Result<(), StoreError>;
 
-    async fn api_token_by_digest(&self, digest: &str) -> Result<Option<ApiTokenRecord>, StoreError>;
+    async fn api_token_by_digest(&self, digest: &str)
+    -> Result<Option<ApiTokenRecord>, StoreError>;
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -5,9 +5,9 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
+use super::StoreError;
 use super::records::*;
 use super::sql::*;
-use super::StoreError;
 
 pub struct PgStore {
     pool: PgPool,

@@ -60,15 +60,13 @@ pub(super) fn summary_after(
         status,
         at: from_micros(event_at_us)?,
     };
-    Ok(current
-        .is_superseded_by(&candidate)
-        .then(|| SummaryUpdate {
-            status: status.as_str(),
-            raw_status: raw_status.to_owned(),
-            error_code: error_code.map(str::to_owned),
-            status_at_us: event_at_us,
-            is_final: status.is_final(),
-        }))
+    Ok(current.is_superseded_by(&candidate).then(|| SummaryUpdate {
+        status: status.as_str(),
+        raw_status: raw_status.to_owned(),
+        error_code: error_code.map(str::to_owned),
+        status_at_us: event_at_us,
+        is_final: status.is_final(),
+    }))
 }
 
 /// Folds a timeline, in stored order, into the update it leads to from the
@@ -81,9 +79,10 @@ pub(super) fn summary_after_all(
     let mut last = None;
     for event in events {
         let status = match event.status.as_deref() {
-            Some(text) => Some(text.parse::<DeliveryStatus>().map_err(|e| {
-                StoreError::Corrupt(format!("event {}: {e}", event.id))
-            })?),
+            Some(text) => Some(
+                text.parse::<DeliveryStatus>()
+                    .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", event.id)))?,
+            ),
             None => None,
         };
         if let Some(update) = summary_after(
@@ -110,7 +109,9 @@ fn from_micros(us: i64) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
 /// constraint name (SQLite reports none).
 pub(super) fn conflict_or(error: sqlx::Error, what: &str) -> StoreError {
     match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.to_owned()),
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(what.to_owned())
+        }
         _ => StoreError::Database(error),
     }
 }

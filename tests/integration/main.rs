@@ -1,0 +1,8 @@
+//! Integration tests: the real server over real HTTP, on SQLite, or on
+//! PostgreSQL when SMSTRAIL_TEST_POSTGRES_URL is set.
+
+mod api;
+mod durability;
+mod helpers;
+mod migrations;
+mod webhooks;
