@@ -1,7 +1,6 @@
 //! What a 2xx promises: committed, whole, and surviving a crash.
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -89,38 +88,6 @@ async fn a_failing_item_does_not_fail_its_batch_neighbours() {
     assert_eq!(app.status_of(&healthy).await, "delivered");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn start_server(db: &TestDb, port: u16) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_smstrail"));
-    command
-        .arg("serve")
-        .env_clear()
-        .envs(test_env(db))
-        .env("SMSTRAIL_BIND", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    command.spawn().expect("start smstrail")
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-            && r.status() == StatusCode::OK
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server did not become ready");
-}
-
 async fn stored_message_ids(db: &TestDb) -> BTreeSet<String> {
     let sql = "SELECT provider_message_id FROM message_events";
     let ids: Vec<String> = if db.is_postgres() {
@@ -139,7 +106,7 @@ async fn every_acknowledged_callback_survives_kill_dash_nine() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let mut server = start_server(&db, port);
+    let mut server = start_server(&db, port, &[], std::process::Stdio::null());
     wait_ready(&client, &base).await;
 
     let acknowledged = Arc::new(Mutex::new(BTreeSet::new()));
@@ -188,7 +155,7 @@ async fn every_acknowledged_callback_survives_kill_dash_nine() {
         let _ = worker.await;
     }
 
-    let mut restarted = start_server(&db, port);
+    let mut restarted = start_server(&db, port, &[], std::process::Stdio::null());
     wait_ready(&client, &base).await;
     let stored = stored_message_ids(&db).await;
     let acknowledged = acknowledged.lock().unwrap().clone();

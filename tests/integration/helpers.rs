@@ -3,6 +3,8 @@
 //! names a PostgreSQL server, in which case each test gets its own database.
 
 use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -327,4 +329,39 @@ pub fn twilio_status_params<'a>(sid: &'a str, status: &'a str) -> Vec<(&'a str, 
 
 pub fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+// ---- the binary as a child process ----
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+pub fn start_server(db: &TestDb, port: u16, extra: &[(&str, &str)], stderr: Stdio) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_smstrail"));
+    command
+        .arg("serve")
+        .env_clear()
+        .envs(test_env(db))
+        .env("SMSTRAIL_BIND", format!("127.0.0.1:{port}"))
+        .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    command.spawn().expect("start smstrail")
+}
+
+pub async fn wait_ready(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+            && r.status() == StatusCode::OK
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server did not become ready");
 }

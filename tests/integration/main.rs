@@ -2,6 +2,7 @@
 //! PostgreSQL when SMSTRAIL_TEST_POSTGRES_URL is set.
 
 mod api;
+mod cli;
 mod durability;
 mod helpers;
 mod migrations;

@@ -1,0 +1,204 @@
+//! The binary's command line and start-up checks (CONTRACT §1).
+
+use std::process::{Command, Output, Stdio};
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+fn smstrail(env: &[(String, String)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_smstrail"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter().cloned())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run smstrail")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn unknown_keys_and_bad_values_stop_start_up_naming_the_key() {
+    let db = TestDb::fresh().await;
+    let mut env = test_env(&db);
+    env.push(("SMSTRAIL_TWILIO_AUTH_TOKN".into(), "x".into()));
+    let output = smstrail(&env, &["serve"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("SMSTRAIL_TWILIO_AUTH_TOKN"),
+        "{}",
+        stderr(&output)
+    );
+
+    let mut env = test_env(&db);
+    env.push(("SMSTRAIL_BIND".into(), "not-an-address".into()));
+    let output = smstrail(&env, &["serve"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("bind"), "{}", stderr(&output));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("smstrail.toml");
+    std::fs::write(&file, "databse_url = \"sqlite://x.db\"\n").unwrap();
+    let output = smstrail(
+        &test_env(&db),
+        &["--config", file.to_str().unwrap(), "migrate"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("databse_url"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test]
+async fn logs_hold_no_secrets_or_numbers_and_sigterm_drains_then_exits() {
+    let db = TestDb::fresh().await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut server = start_server(
+        &db,
+        port,
+        &[("SMSTRAIL_LOG", "debug")],
+        Stdio::from(log.reopen().unwrap()),
+    );
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base).await;
+
+    let params: Vec<(String, String)> = twilio_status_params("SM-log", "delivered")
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let refused = client
+        .post(format!("{base}/webhooks/twilio/status"))
+        .header("X-Twilio-Signature", "bogus")
+        .form(&params)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+
+    // Requests in flight when SIGTERM arrives are answered, then the process exits 0.
+    let url = format!("{PUBLIC_URL}/webhooks/twilio/status");
+    let signature = smstrail::providers::twilio::sign(TWILIO_TOKEN, &url, &params);
+    let in_flight: Vec<_> = (0..50)
+        .map(|_| {
+            let request = client
+                .post(format!("{base}/webhooks/twilio/status"))
+                .header("X-Twilio-Signature", signature.clone())
+                .form(&params);
+            tokio::spawn(request.send())
+        })
+        .collect();
+    let pid = nix::unistd::Pid::from_raw(server.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    for answer in in_flight {
+        // Either answered in full before the listener closed, or never accepted.
+        if let Ok(response) = answer.await.unwrap() {
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+    }
+    let status = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    assert!(text.contains("shutting down"), "{text}");
+    for secret in [
+        TWILIO_TOKEN,
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "4155550100",
+        "5017122661",
+    ] {
+        assert!(!text.contains(secret), "{secret} in log:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn postgres_requires_an_explicit_data_key() {
+    let env = vec![(
+        "SMSTRAIL_DATABASE_URL".to_owned(),
+        "postgres://nobody@127.0.0.1:1/none".to_owned(),
+    )];
+    let output = smstrail(&env, &["token", "create", "--name", "x"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("SMSTRAIL_DATA_KEY"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test]
+async fn unknown_subcommands_and_flags_are_usage_errors() {
+    let output = smstrail(&[], &["fly"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = smstrail(&[], &["token", "create"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--name"), "{}", stderr(&output));
+}
+
+#[tokio::test]
+async fn migrate_then_token_create_gives_a_working_api_token() {
+    let app = TestApp::spawn().await;
+    let env = test_env(&app.db);
+    let migrated = smstrail(&env, &["migrate"]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+
+    let blank = smstrail(&env, &["token", "create", "--name", "  "]);
+    assert!(!blank.status.success());
+    assert!(stderr(&blank).contains("--name"));
+
+    let created = smstrail(&env, &["token", "create", "--name", "checkout"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("smst_") && token.len() > 40, "{token}");
+
+    let response = app
+        .client
+        .get(app.url("/api/v1/messages/none"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::NOT_FOUND,
+        "the token authenticates"
+    );
+}
+
+#[tokio::test]
+async fn the_embedded_default_generates_its_data_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = vec![(
+        "SMSTRAIL_DATABASE_URL".to_owned(),
+        format!("sqlite://{}/data/smstrail.db", dir.path().display()),
+    )];
+    assert!(
+        smstrail(&env, &["token", "create", "--name", "a"])
+            .status
+            .success()
+    );
+    let key_file = dir.path().join("data").join("data.key");
+    let first = std::fs::read_to_string(&key_file).unwrap();
+    assert!(
+        smstrail(&env, &["token", "create", "--name", "b"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&key_file).unwrap(),
+        first,
+        "reused, not regenerated"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
