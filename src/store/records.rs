@@ -1,7 +1,7 @@
 //! What goes into and comes out of the store. Phone numbers arrive here
 //! already hashed, sealed and masked: the store never sees one in clear.
 
-use crate::domain::{DeliveryReport, DeliveryStatus, InboundReport};
+use crate::domain::{DeliveryReport, InboundReport};
 
 /// A recipient (or inbound sender) number in its three stored forms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,14 +158,6 @@ pub struct MessageRecord {
     pub status_at_us: i64,
     pub is_final: bool,
     pub updated_at_us: i64,
-}
-
-impl MessageRecord {
-    pub fn status(&self) -> Result<DeliveryStatus, super::StoreError> {
-        self.current_status
-            .parse()
-            .map_err(|e| super::StoreError::Corrupt(format!("message {}: {e}", self.id)))
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -31,6 +31,25 @@ pub(super) fn lock_key(provider: &str, provider_message_id: &str) -> i64 {
     i64::from_be_bytes(first)
 }
 
+/// What precedence needs of a message: read on the hot path instead of the
+/// whole row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct Summary {
+    pub id: String,
+    pub current_status: String,
+    pub status_at_us: i64,
+}
+
+impl From<&MessageRecord> for Summary {
+    fn from(m: &MessageRecord) -> Self {
+        Self {
+            id: m.id.clone(),
+            current_status: m.current_status.clone(),
+            status_at_us: m.status_at_us,
+        }
+    }
+}
+
 /// The summary fields a message takes after `event`, if the event moves it.
 pub(super) struct SummaryUpdate {
     pub status: &'static str,
@@ -43,7 +62,7 @@ pub(super) struct SummaryUpdate {
 /// Applies CONTRACT §2 precedence to a message's current status and a new
 /// event; `None` when the event leaves the summary as it is.
 pub(super) fn summary_after(
-    message: &MessageRecord,
+    message: &Summary,
     event_status: Option<DeliveryStatus>,
     raw_status: &str,
     error_code: Option<&str>,
@@ -53,7 +72,9 @@ pub(super) fn summary_after(
         return Ok(None);
     };
     let current = StatusAt {
-        status: message.status()?,
+        status: message.current_status.parse().map_err(|e| {
+            StoreError::Corrupt(format!("message {}: {e}", message.id))
+        })?,
         at: from_micros(message.status_at_us)?,
     };
     let candidate = StatusAt {
@@ -72,7 +93,7 @@ pub(super) fn summary_after(
 /// Folds a timeline, in stored order, into the update it leads to from the
 /// message's current summary.
 pub(super) fn summary_after_all(
-    message: &MessageRecord,
+    message: &Summary,
     events: &[EventRecord],
 ) -> Result<Option<SummaryUpdate>, StoreError> {
     let mut state = message.clone();
@@ -367,10 +388,10 @@ macro_rules! impl_store {
                         let Some(event_id) = event_id else {
                             return Ok(IngestOutcome::Duplicate);
                         };
-                        let message: Option<MessageRecord> = sqlx::query_as(&format!(
-                            "SELECT {MESSAGE_COLUMNS} FROM messages \
-                             WHERE provider = $1 AND provider_message_id = $2"
-                        ))
+                        let message: Option<Summary> = sqlx::query_as(
+                            "SELECT id, current_status, status_at_us FROM messages \
+                             WHERE provider = $1 AND provider_message_id = $2",
+                        )
                         .bind(*provider)
                         .bind(&report.provider_message_id)
                         .fetch_optional(&mut *conn)
@@ -504,7 +525,7 @@ macro_rules! impl_store {
 
             async fn update_summary(
                 conn: &mut <$db as sqlx::Database>::Connection,
-                message: &MessageRecord,
+                message: &Summary,
                 update: Option<SummaryUpdate>,
                 now_us: i64,
             ) -> Result<(), StoreError> {
@@ -550,8 +571,9 @@ macro_rules! impl_store {
                     return Ok(message);
                 }
                 let events = Self::timeline(conn, &message.provider, &pmid).await?;
-                let update = summary_after_all(&message, &events)?;
-                Self::update_summary(conn, &message, update, message.updated_at_us).await?;
+                let summary = Summary::from(&message);
+                let update = summary_after_all(&summary, &events)?;
+                Self::update_summary(conn, &summary, update, message.updated_at_us).await?;
                 Self::load_message(conn, &message.id).await
             }
 
