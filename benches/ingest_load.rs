@@ -1,0 +1,1174 @@
+//! Load generator for the callback ingest path.
+//!
+//! Runs the real `smstrail` binary as a child process against a fresh
+//! database, registers messages through the API, then fires signed Twilio
+//! status callbacks (queued → sent → delivered, with duplicates and some out
+//! of order) at a given concurrency, and measures callbacks/s, latency
+//! percentiles and the server's memory. Afterwards it checks every message's
+//! timeline: nothing lost, nothing doubled.
+//!
+//! ```text
+//! cargo bench --bench ingest_load -- [--backend sqlite|postgres] [--postgres URL]
+//!     [--batch N] [--messages N] [--concurrency C[,C…]] [--seed S]
+//! ```
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Value, json};
+use sqlx::{Connection as _, PgConnection};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use smstrail::config::DEFAULT_INGEST_BATCH_MAX;
+use smstrail::providers::twilio;
+
+const USAGE: &str = "\
+usage: cargo bench --bench ingest_load -- [options]
+  --backend sqlite|postgres  database to run against (default: sqlite, or postgres
+                             when --postgres is given)
+  --postgres URL             admin URL of a PostgreSQL server (or SMSTRAIL_BENCH_POSTGRES_URL);
+                             a fresh database is created on it per run and dropped after
+  --batch N                  SMSTRAIL_INGEST_BATCH_MAX for the server (default: the server's)
+  --messages N               messages per run (default: 2000)
+  --concurrency C[,C...]     callback concurrency, repeatable (default: 16,64,256)
+  --seed S                   seed of the callback plan (default: 1)";
+
+const DEFAULT_MESSAGES: usize = 2000;
+const DEFAULT_CONCURRENCIES: [usize; 3] = [16, 64, 256];
+const POSTGRES_URL_ENV: &str = "SMSTRAIL_BENCH_POSTGRES_URL";
+
+/// The client shares the machine's two cores with the server: one worker
+/// thread sustains ~15,000 requests/s at ~75% of a core and leaves the rest
+/// to the server (and the database).
+const CLIENT_THREADS: usize = 1;
+const SETUP_CONCURRENCY: usize = 32;
+const RSS_POLL_INTERVAL: Duration = Duration::from_millis(50);
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+const OUT_OF_ORDER_RATE: f64 = 0.05;
+const DUPLICATE_RATE: f64 = 0.10;
+
+const TWILIO_AUTH_TOKEN: &str = "bench-twilio-auth-token";
+const STATUS_PATH: &str = "/webhooks/twilio/status";
+const ACCOUNT_SID: &str = "ACbench0000000000000000000000000000";
+const FROM_NUMBER: &str = "+14155550100";
+
+fn main() -> ExitCode {
+    let options = match Options::parse(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("ingest_load: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(CLIENT_THREADS)
+        .enable_all()
+        .build()
+        .expect("cannot start the tokio runtime");
+    runtime.block_on(run_matrix(&options))
+}
+
+// ---------------------------------------------------------------- options
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Options {
+    backend: Backend,
+    /// Admin URL of the PostgreSQL server; only used for `Backend::Postgres`.
+    postgres_url: Option<String>,
+    batch: Option<usize>,
+    messages: usize,
+    concurrencies: Vec<usize>,
+    seed: u64,
+}
+
+impl Options {
+    fn parse(args: impl Iterator<Item = String>) -> Result<Self, String> {
+        let mut backend = None;
+        let mut postgres_flag = None;
+        let mut batch = None;
+        let mut messages = DEFAULT_MESSAGES;
+        let mut concurrencies = Vec::new();
+        let mut seed = 1;
+
+        let mut args = args;
+        while let Some(arg) = args.next() {
+            // Both `--name value` and `--name=value`.
+            let (name, inline) = match arg.split_once('=') {
+                Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
+                None => (arg, None),
+            };
+            let mut value = || {
+                inline
+                    .clone()
+                    .or_else(|| args.next())
+                    .ok_or_else(|| format!("{name} needs a value"))
+            };
+            match name.as_str() {
+                // cargo passes --bench to every bench target.
+                "--bench" => {}
+                "--backend" => {
+                    backend = Some(match value()?.as_str() {
+                        "sqlite" => Backend::Sqlite,
+                        "postgres" => Backend::Postgres,
+                        other => return Err(format!("unknown backend {other:?}")),
+                    })
+                }
+                "--postgres" => postgres_flag = Some(value()?),
+                "--batch" => batch = Some(positive(&name, &value()?)?),
+                "--messages" => messages = positive(&name, &value()?)?,
+                "--concurrency" => {
+                    for part in value()?.split(',').filter(|p| !p.trim().is_empty()) {
+                        concurrencies.push(positive(&name, part.trim())?);
+                    }
+                }
+                "--seed" => {
+                    seed = value()?
+                        .parse()
+                        .map_err(|_| "--seed must be a whole number".to_owned())?
+                }
+                "-h" | "--help" => return Err("help requested".to_owned()),
+                other => return Err(format!("unknown argument {other:?}")),
+            }
+        }
+
+        // An explicit --postgres picks PostgreSQL; the environment variable
+        // only supplies the URL, so a leftover export cannot silently switch
+        // a plain run away from SQLite.
+        let backend = backend.unwrap_or(if postgres_flag.is_some() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        });
+        let postgres_url = postgres_flag.or_else(|| std::env::var(POSTGRES_URL_ENV).ok());
+        if backend == Backend::Postgres && postgres_url.is_none() {
+            return Err(format!(
+                "--backend postgres needs --postgres URL or {POSTGRES_URL_ENV}"
+            ));
+        }
+        if concurrencies.is_empty() {
+            concurrencies = DEFAULT_CONCURRENCIES.to_vec();
+        }
+        Ok(Self {
+            backend,
+            postgres_url,
+            batch,
+            messages,
+            concurrencies,
+            seed,
+        })
+    }
+
+    fn batch_label(&self) -> String {
+        match self.batch {
+            Some(n) => n.to_string(),
+            None => format!("{DEFAULT_INGEST_BATCH_MAX} (default)"),
+        }
+    }
+}
+
+fn positive(name: &str, text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "{name} must be a positive whole number, got {text:?}"
+        )),
+    }
+}
+
+// ---------------------------------------------------------------- the matrix
+
+async fn run_matrix(options: &Options) -> ExitCode {
+    let mut reports = Vec::new();
+    let mut failed = false;
+    for &concurrency in &options.concurrencies {
+        match run_once(options, concurrency).await {
+            Ok(report) => {
+                println!("{}", report.line());
+                failed |= report.wrong_messages > 0;
+                reports.push(report);
+            }
+            Err(message) => {
+                eprintln!(
+                    "ingest_load: {} run at concurrency {concurrency} failed: {message}",
+                    options.backend.name()
+                );
+                failed = true;
+            }
+        }
+    }
+    println!();
+    print_table(&reports);
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// One run: fresh database, fresh server, the whole scenario, cleanup.
+async fn run_once(options: &Options, concurrency: usize) -> Result<RunReport, String> {
+    let database = Database::create(options).await?;
+    let result = async {
+        let server = Server::start(database.url(), options).await?;
+        let result = run_scenario(&server, options, concurrency).await;
+        server.stop().await;
+        result
+    }
+    .await;
+    // Dropped whatever happened, so failed runs leave no databases behind.
+    database.remove().await;
+    result
+}
+
+async fn run_scenario(
+    server: &Server,
+    options: &Options,
+    concurrency: usize,
+) -> Result<RunReport, String> {
+    let rss = RssSampler::start(server.pid);
+    let mut rng = Rng::new(options.seed);
+
+    let started = Instant::now();
+    let messages = Arc::new(register_messages(server, options.messages).await?);
+    let registration = started.elapsed();
+
+    // Plan and sign everything up front so the timed phase measures the
+    // server, not the client's HMACs.
+    let plan = plan_callbacks(messages.len(), &mut rng);
+    let callbacks = sign_callbacks(&plan, &messages, &server.base_url);
+    let cpu_before = CpuSnapshot::take(server.pid);
+    let load = fire_callbacks(server, callbacks, concurrency).await?;
+    let cpu = CpuUse::between(&cpu_before, &CpuSnapshot::take(server.pid), load.elapsed);
+    let counted = server_callback_counts(server).await;
+
+    let verification = verify_messages(server, &messages).await;
+    let (peak_rss_kb, hwm_kb) = rss.stop().await;
+
+    Ok(RunReport {
+        backend: options.backend,
+        batch: options.batch_label(),
+        concurrency,
+        messages: messages.len(),
+        registration,
+        duplicates_sent: plan.iter().filter(|c| c.repeat).count(),
+        load,
+        cpu,
+        counted,
+        peak_rss_kb,
+        hwm_kb,
+        wrong_messages: verification.wrong,
+        wrong_examples: verification.examples,
+    })
+}
+
+// ---------------------------------------------------------------- database
+
+/// A database that exists only for one run.
+enum Database {
+    Sqlite {
+        url: String,
+        /// Deleted with its contents when dropped.
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+        url: String,
+    },
+}
+
+impl Database {
+    async fn create(options: &Options) -> Result<Self, String> {
+        match options.backend {
+            Backend::Sqlite => {
+                let dir = tempfile::Builder::new()
+                    .prefix("smstrail-bench-")
+                    .tempdir()
+                    .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+                let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+                Ok(Self::Sqlite { url, _dir: dir })
+            }
+            Backend::Postgres => {
+                let admin_url = options
+                    .postgres_url
+                    .clone()
+                    .ok_or("no PostgreSQL URL given")?;
+                let name = format!("smstrail_bench_{}", uuid::Uuid::now_v7().simple());
+                admin_execute(&admin_url, &format!("CREATE DATABASE {name}")).await?;
+                let mut url = url::Url::parse(&admin_url)
+                    .map_err(|e| format!("--postgres is not a URL: {e}"))?;
+                url.set_path(&format!("/{name}"));
+                Ok(Self::Postgres {
+                    admin_url,
+                    name,
+                    url: url.into(),
+                })
+            }
+        }
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Self::Sqlite { url, .. } | Self::Postgres { url, .. } => url,
+        }
+    }
+
+    async fn remove(self) {
+        if let Self::Postgres {
+            admin_url, name, ..
+        } = self
+        {
+            // FORCE: a server that did not stop cleanly may still hold connections.
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            if let Err(error) = admin_execute(&admin_url, &drop).await {
+                eprintln!("ingest_load: warning: could not drop database {name}: {error}");
+            }
+        }
+    }
+}
+
+/// Runs one statement on the admin database (CREATE/DROP DATABASE cannot run
+/// inside the database they affect).
+async fn admin_execute(admin_url: &str, statement: &str) -> Result<(), String> {
+    let mut conn = PgConnection::connect(admin_url)
+        .await
+        .map_err(|e| format!("cannot connect to PostgreSQL at the --postgres URL: {e}"))?;
+    sqlx::query(statement)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| format!("{statement}: {e}"))?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- server
+
+/// The `smstrail serve` child process, killed when dropped.
+struct Server {
+    child: Child,
+    pid: u32,
+    base_url: String,
+    token: String,
+    client: reqwest::Client,
+}
+
+impl Server {
+    async fn start(database_url: &str, options: &Options) -> Result<Self, String> {
+        let port = free_port()?;
+        let base_url = format!("http://127.0.0.1:{port}");
+        let env = server_env(database_url, port, &base_url, options);
+
+        let child = smstrail_command(&env)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start the smstrail binary: {e}"))?;
+        let mut server = Self {
+            pid: child.id(),
+            child,
+            base_url,
+            token: String::new(),
+            client: http_client(SETUP_CONCURRENCY)?,
+        };
+        server.wait_ready().await?;
+        server.token = create_token(env).await?;
+        Ok(server)
+    }
+
+    async fn wait_ready(&mut self) -> Result<(), String> {
+        let url = format!("{}/readyz", self.base_url);
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("the server exited during start-up ({status})"));
+            }
+            if let Ok(response) = self.client.get(&url).send().await
+                && response.status().is_success()
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the server was not ready within {READY_TIMEOUT:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM first so the server shuts down as in production (and SQLite
+    /// checkpoints its WAL); SIGKILL if it does not finish in time.
+    async fn stop(mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.pid as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        eprintln!("ingest_load: warning: the server ignored SIGTERM; killing it");
+        // Drop does the killing.
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The server's configuration, all through the environment.
+fn server_env(
+    database_url: &str,
+    port: u16,
+    base_url: &str,
+    options: &Options,
+) -> Vec<(String, String)> {
+    // Any key works; one derived from the seed keeps runs reproducible.
+    let mut key = [0u8; 32];
+    let mut rng = Rng::new(options.seed ^ 0x5eed_da7a);
+    key.iter_mut().for_each(|b| *b = rng.next() as u8);
+    let mut env = vec![
+        ("SMSTRAIL_DATABASE_URL", database_url.to_owned()),
+        ("SMSTRAIL_BIND", format!("127.0.0.1:{port}")),
+        ("SMSTRAIL_PUBLIC_URL", base_url.to_owned()),
+        ("SMSTRAIL_DATA_KEY", BASE64.encode(key)),
+        ("SMSTRAIL_TWILIO_AUTH_TOKEN", TWILIO_AUTH_TOKEN.to_owned()),
+        ("SMSTRAIL_LOG", "warn".to_owned()),
+    ];
+    if let Some(batch) = options.batch {
+        env.push(("SMSTRAIL_INGEST_BATCH_MAX", batch.to_string()));
+    }
+    env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// The binary with exactly the bench's configuration: any `SMSTRAIL_*` of the
+/// caller's shell (a config file, another database) would change what is measured.
+fn smstrail_command(env: &[(String, String)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_smstrail"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SMSTRAIL_") {
+            command.env_remove(name);
+        }
+    }
+    command.envs(env.iter().map(|(k, v)| (k, v)));
+    command
+}
+
+/// `smstrail token create`, which prints the token alone on stdout.
+async fn create_token(env: Vec<(String, String)>) -> Result<String, String> {
+    let output = tokio::task::spawn_blocking(move || {
+        smstrail_command(&env)
+            .args(["token", "create", "--name", "bench"])
+            .output()
+    })
+    .await
+    .map_err(|e| format!("token task failed: {e}"))?
+    .map_err(|e| format!("cannot run smstrail token create: {e}"))?;
+    let token = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    if !output.status.success() || token.is_empty() {
+        return Err(format!(
+            "smstrail token create failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(token)
+}
+
+/// A port nobody listens on: bind port 0, read what the kernel gave, release it.
+fn free_port() -> Result<u16, String> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|addr| addr.port())
+        .map_err(|e| format!("cannot find a free port: {e}"))
+}
+
+/// A keep-alive client whose pool holds one connection per concurrent task.
+fn http_client(connections: usize) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .tcp_nodelay(true)
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+// ---------------------------------------------------------------- memory
+
+/// Polls the server's resident set size while the run goes on.
+struct RssSampler {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<u64>,
+    pid: u32,
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> Self {
+        let (stop, mut stopped) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            let mut peak = 0;
+            let mut tick = tokio::time::interval(RSS_POLL_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                peak = peak.max(proc_status_kb(pid, "VmRSS").unwrap_or(0));
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = &mut stopped => return peak,
+                }
+            }
+        });
+        Self { stop, task, pid }
+    }
+
+    /// The sampled peak and the kernel's high-water mark, both in kB; call it
+    /// before the server exits.
+    async fn stop(self) -> (u64, u64) {
+        let hwm = proc_status_kb(self.pid, "VmHWM").unwrap_or(0);
+        let _ = self.stop.send(());
+        let peak = self.task.await.unwrap_or(0);
+        (peak, hwm)
+    }
+}
+
+/// A `kB` field of `/proc/<pid>/status`, such as `VmRSS:   12345 kB`.
+fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|line| {
+        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// CPU seconds used so far by the bench, the server and the whole machine.
+struct CpuSnapshot {
+    client: Option<f64>,
+    server: Option<f64>,
+    machine: Option<f64>,
+}
+
+impl CpuSnapshot {
+    fn take(server_pid: u32) -> Self {
+        Self {
+            client: process_cpu_seconds("self"),
+            server: process_cpu_seconds(&server_pid.to_string()),
+            machine: machine_busy_seconds(),
+        }
+    }
+}
+
+/// User + system CPU time of `/proc/<pid>` ("self" for the bench).
+fn process_cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: count fields after its closing ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / USER_HZ)
+}
+
+/// Non-idle CPU time of all cores (the first line of `/proc/stat`), which
+/// includes the PostgreSQL backends and anything else running on the box.
+fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(|t| t.parse().unwrap_or(0.0))
+        .collect();
+    // user nice system idle iowait irq softirq steal …: idle and iowait are not busy.
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    let total: f64 = ticks.iter().take(8).sum();
+    Some((total - idle) / USER_HZ)
+}
+
+/// /proc reports clock ticks of USER_HZ, which Linux fixes at 100.
+const USER_HZ: f64 = 100.0;
+
+/// How busy the CPUs were during the timed phase, in percent of one core.
+/// The machine's figure shows whether the cores ran out (the server waiting
+/// on the database or on fsync leaves them idle).
+struct CpuUse {
+    client: Option<f64>,
+    server: Option<f64>,
+    machine: Option<f64>,
+}
+
+impl CpuUse {
+    fn between(before: &CpuSnapshot, after: &CpuSnapshot, elapsed: Duration) -> Self {
+        let percent = |before: Option<f64>, after: Option<f64>| {
+            Some((after? - before?) / elapsed.as_secs_f64() * 100.0)
+        };
+        Self {
+            client: percent(before.client, after.client),
+            server: percent(before.server, after.server),
+            machine: percent(before.machine, after.machine),
+        }
+    }
+
+    fn describe(&self) -> Option<String> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Some(format!(
+            "CPU server {:.0}% client {:.0}% machine {:.0}% of {}%",
+            self.server?,
+            self.client?,
+            self.machine?,
+            cores * 100
+        ))
+    }
+}
+
+// ---------------------------------------------------------------- work pool
+
+/// Runs `job(0..count)` on `concurrency` tasks that pull the next index from
+/// a shared counter, and returns the results in index order.
+async fn for_each_concurrently<T, F, Fut>(count: usize, concurrency: usize, job: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let job = Arc::new(job);
+    let next = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<JoinHandle<Vec<(usize, T)>>> = (0..concurrency.clamp(1, count.max(1)))
+        .map(|_| {
+            let (job, next) = (job.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut done = Vec::new();
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    if index >= count {
+                        return done;
+                    }
+                    done.push((index, job(index).await));
+                }
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(count);
+    for worker in workers {
+        results.extend(worker.await.expect("a load worker panicked"));
+    }
+    results.sort_unstable_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
+// ---------------------------------------------------------------- registration
+
+struct Message {
+    id: String,
+    sid: String,
+    to: String,
+}
+
+async fn register_messages(server: &Server, count: usize) -> Result<Vec<Message>, String> {
+    let client = server.client.clone();
+    let url = server.url("/api/v1/messages");
+    let token = Arc::new(server.token.clone());
+    let results = for_each_concurrently(count, SETUP_CONCURRENCY, move |index| {
+        let (client, url, token) = (client.clone(), url.clone(), token.clone());
+        async move { register_one(&client, &url, &token, index).await }
+    })
+    .await;
+    results.into_iter().collect()
+}
+
+async fn register_one(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    index: usize,
+) -> Result<Message, String> {
+    let sid = format!("SMbench{index:026}");
+    // 415-555-xxxx: every one of these parses as a valid US number.
+    let to = format!("+1415555{:04}", index % 10_000);
+    let response = client
+        .post(url)
+        .bearer_auth(token)
+        .json(&json!({
+            "idempotency_key": format!("bench-{index}"),
+            "to": to,
+            "provider": "twilio",
+            "provider_message_id": sid,
+        }))
+        .send()
+        .await
+        .map_err(|e| format!("registering message {index}: {e}"))?;
+    let status = response.status();
+    let body: Value = response
+        .json()
+        .await
+        .map_err(|e| format!("registering message {index}: unreadable answer: {e}"))?;
+    if status != reqwest::StatusCode::CREATED {
+        return Err(format!("registering message {index}: {status} {body}"));
+    }
+    let id = body["id"]
+        .as_str()
+        .ok_or_else(|| format!("registering message {index}: no id in {body}"))?
+        .to_owned();
+    Ok(Message { id, sid, to })
+}
+
+// ---------------------------------------------------------------- the callback plan
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Queued,
+    Sent,
+    Delivered,
+}
+
+impl Status {
+    const NATURAL_ORDER: [Self; 3] = [Self::Queued, Self::Sent, Self::Delivered];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PlannedCallback {
+    message: usize,
+    status: Status,
+    /// A second delivery of a callback already in the plan.
+    repeat: bool,
+}
+
+/// Every message's callbacks, interleaved across messages in a random order.
+///
+/// A plain global shuffle would put every message's statuses out of order;
+/// instead the positions are shuffled and each message's own sequence is then
+/// dealt into its positions in turn, so only the planned ~5% arrive out of order.
+fn plan_callbacks(messages: usize, rng: &mut Rng) -> Vec<PlannedCallback> {
+    let sequences: Vec<Vec<(Status, bool)>> =
+        (0..messages).map(|_| message_sequence(rng)).collect();
+    let mut slots: Vec<usize> = sequences
+        .iter()
+        .enumerate()
+        .flat_map(|(message, sequence)| std::iter::repeat_n(message, sequence.len()))
+        .collect();
+    rng.shuffle(&mut slots);
+    let mut dealt = vec![0; messages];
+    slots
+        .into_iter()
+        .map(|message| {
+            let (status, repeat) = sequences[message][dealt[message]];
+            dealt[message] += 1;
+            PlannedCallback {
+                message,
+                status,
+                repeat,
+            }
+        })
+        .collect()
+}
+
+/// One message's callbacks in arrival order, each marked whether it repeats
+/// an earlier one.
+fn message_sequence(rng: &mut Rng) -> Vec<(Status, bool)> {
+    let mut order = Status::NATURAL_ORDER;
+    if rng.chance(OUT_OF_ORDER_RATE) {
+        while order == Status::NATURAL_ORDER {
+            rng.shuffle(&mut order);
+        }
+    }
+    let mut sequence: Vec<(Status, bool)> = order.iter().map(|&s| (s, false)).collect();
+    for status in order {
+        if rng.chance(DUPLICATE_RATE) {
+            // A provider retry comes after the original, anywhere later.
+            let original = sequence
+                .iter()
+                .position(|&entry| entry == (status, false))
+                .expect("every status of the order is in the sequence");
+            let at = original + 1 + rng.below(sequence.len() - original);
+            sequence.insert(at, (status, true));
+        }
+    }
+    sequence
+}
+
+/// A ready-to-send callback: form body and its `X-Twilio-Signature`.
+struct Callback {
+    body: String,
+    signature: String,
+}
+
+fn sign_callbacks(plan: &[PlannedCallback], messages: &[Message], base_url: &str) -> Vec<Callback> {
+    let url = format!("{base_url}{STATUS_PATH}");
+    plan.iter()
+        .map(|planned| {
+            let params = callback_params(&messages[planned.message], planned.status);
+            let body = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&params)
+                .finish();
+            Callback {
+                signature: twilio::sign(TWILIO_AUTH_TOKEN, &url, &params),
+                body,
+            }
+        })
+        .collect()
+}
+
+/// The fields of a real Twilio status callback.
+fn callback_params(message: &Message, status: Status) -> Vec<(String, String)> {
+    let mut params = vec![
+        ("MessageSid", message.sid.as_str()),
+        ("SmsSid", message.sid.as_str()),
+        ("AccountSid", ACCOUNT_SID),
+        ("From", FROM_NUMBER),
+        ("To", message.to.as_str()),
+        ("MessageStatus", status.as_str()),
+        ("SmsStatus", status.as_str()),
+        ("ApiVersion", "2010-04-01"),
+    ];
+    if status == Status::Delivered {
+        // The carrier's delivery receipt time, which Twilio adds to final statuses.
+        params.push(("RawDlrDoneDate", "2406131102"));
+    }
+    params
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
+}
+
+// ---------------------------------------------------------------- the timed phase
+
+struct LoadResult {
+    sent: usize,
+    elapsed: Duration,
+    /// Every request's duration, sorted.
+    latencies: Vec<Duration>,
+    errors: usize,
+    first_error: Option<String>,
+}
+
+impl LoadResult {
+    fn per_second(&self) -> f64 {
+        self.sent as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Nearest-rank percentile in milliseconds.
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let rank = ((p / 100.0) * self.latencies.len() as f64).ceil() as usize;
+        let index = rank.clamp(1, self.latencies.len()) - 1;
+        self.latencies[index].as_secs_f64() * 1000.0
+    }
+}
+
+async fn fire_callbacks(
+    server: &Server,
+    callbacks: Vec<Callback>,
+    concurrency: usize,
+) -> Result<LoadResult, String> {
+    // Its own client, so the pool is sized to this run's concurrency.
+    let client = http_client(concurrency)?;
+    let url = Arc::new(server.url(STATUS_PATH));
+    let callbacks = Arc::new(callbacks);
+    let sent = callbacks.len();
+
+    let started = Instant::now();
+    let results = for_each_concurrently(sent, concurrency, move |index| {
+        let (client, url, callbacks) = (client.clone(), url.clone(), callbacks.clone());
+        async move {
+            let began = Instant::now();
+            let outcome = send_callback(&client, &url, &callbacks[index]).await;
+            (began.elapsed(), outcome)
+        }
+    })
+    .await;
+    let elapsed = started.elapsed();
+
+    let mut latencies = Vec::with_capacity(sent);
+    let mut errors = 0;
+    let mut first_error = None;
+    for (latency, outcome) in results {
+        latencies.push(latency);
+        if let Err(error) = outcome {
+            errors += 1;
+            first_error.get_or_insert(error);
+        }
+    }
+    latencies.sort_unstable();
+    Ok(LoadResult {
+        sent,
+        elapsed,
+        latencies,
+        errors,
+        first_error,
+    })
+}
+
+/// Sends one callback and reads the whole answer (the time a provider waits).
+async fn send_callback(
+    client: &reqwest::Client,
+    url: &str,
+    callback: &Callback,
+) -> Result<(), String> {
+    let response = client
+        .post(url)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header("X-Twilio-Signature", &callback.signature)
+        .body(callback.body.clone())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("{status} {}", String::from_utf8_lossy(&body)))
+    }
+}
+
+/// What the server itself counted, from `/metrics`: (stored, duplicate).
+async fn server_callback_counts(server: &Server) -> Option<(u64, u64)> {
+    let text = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let count = |outcome: &str| -> u64 {
+        text.lines()
+            .filter(|line| {
+                line.starts_with("smstrail_callbacks_total")
+                    && line.contains(&format!("outcome=\"{outcome}\""))
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    };
+    Some((count("stored"), count("duplicate")))
+}
+
+// ---------------------------------------------------------------- verification
+
+struct Verification {
+    wrong: usize,
+    examples: Vec<String>,
+}
+
+async fn verify_messages(server: &Server, messages: &Arc<Vec<Message>>) -> Verification {
+    let client = server.client.clone();
+    let base = Arc::new(server.url("/api/v1/messages/"));
+    let token = Arc::new(server.token.clone());
+    let all = messages.clone();
+    let results = for_each_concurrently(messages.len(), SETUP_CONCURRENCY, move |index| {
+        let (client, base, token, all) = (client.clone(), base.clone(), token.clone(), all.clone());
+        async move {
+            let id = &all[index].id;
+            let view: Value = client
+                .get(format!("{base}{id}"))
+                .bearer_auth(token.as_str())
+                .send()
+                .await
+                .map_err(|e| format!("{id}: {e}"))?
+                .json()
+                .await
+                .map_err(|e| format!("{id}: unreadable answer: {e}"))?;
+            check_timeline(&view).map_err(|problem| format!("{id}: {problem}"))
+        }
+    })
+    .await;
+    let problems: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    Verification {
+        wrong: problems.len(),
+        examples: problems.into_iter().take(3).collect(),
+    }
+}
+
+/// Delivered, with exactly one event per distinct callback: no event lost,
+/// no duplicate stored twice.
+fn check_timeline(view: &Value) -> Result<(), String> {
+    let current = view["current_status"].as_str().unwrap_or("<missing>");
+    if current != "delivered" {
+        return Err(format!("current_status is {current:?}"));
+    }
+    let events = view["events"].as_array().ok_or("no events array")?;
+    let mut raw: Vec<&str> = events
+        .iter()
+        .map(|event| event["raw_status"].as_str().unwrap_or("<missing>"))
+        .collect();
+    raw.sort_unstable();
+    if raw != ["delivered", "queued", "sent"] {
+        return Err(format!("events are {raw:?}"));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- reporting
+
+struct RunReport {
+    backend: Backend,
+    batch: String,
+    concurrency: usize,
+    messages: usize,
+    registration: Duration,
+    duplicates_sent: usize,
+    load: LoadResult,
+    cpu: CpuUse,
+    counted: Option<(u64, u64)>,
+    peak_rss_kb: u64,
+    hwm_kb: u64,
+    wrong_messages: usize,
+    wrong_examples: Vec<String>,
+}
+
+impl RunReport {
+    fn verified(&self) -> String {
+        if self.wrong_messages == 0 {
+            "OK".to_owned()
+        } else {
+            format!("{} wrong", self.wrong_messages)
+        }
+    }
+
+    fn line(&self) -> String {
+        let load = &self.load;
+        let mut line = format!(
+            "{} batch={} c={}: {} callbacks ({} repeats) in {:.2}s = {:.0}/s, \
+             p50 {:.2} ms p95 {:.2} ms p99 {:.2} ms max {:.2} ms, errors {}, \
+             peak RSS {:.1} MB (VmHWM {:.1} MB), registered {} in {:.2}s",
+            self.backend.name(),
+            self.batch,
+            self.concurrency,
+            load.sent,
+            self.duplicates_sent,
+            load.elapsed.as_secs_f64(),
+            load.per_second(),
+            load.percentile_ms(50.0),
+            load.percentile_ms(95.0),
+            load.percentile_ms(99.0),
+            load.percentile_ms(100.0),
+            load.errors,
+            mb(self.peak_rss_kb),
+            mb(self.hwm_kb),
+            self.messages,
+            self.registration.as_secs_f64(),
+        );
+        if let Some(cpu) = self.cpu.describe() {
+            line += &format!(", {cpu}");
+        }
+        if let Some((stored, duplicate)) = self.counted {
+            line += &format!(", server counted {stored} stored / {duplicate} duplicate");
+        }
+        if let Some(error) = &load.first_error {
+            line += &format!("\n  first error: {error}");
+        }
+        line += &format!(", verification {}", self.verified());
+        for example in &self.wrong_examples {
+            line += &format!("\n  wrong: {example}");
+        }
+        line
+    }
+}
+
+fn mb(kb: u64) -> f64 {
+    kb as f64 / 1024.0
+}
+
+fn print_table(reports: &[RunReport]) {
+    println!(
+        "| backend | batch max | concurrency | callbacks/s | p50 ms | p95 ms | p99 ms | peak RSS MB | verified |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---|");
+    for r in reports {
+        println!(
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} |",
+            r.backend.name(),
+            r.batch,
+            r.concurrency,
+            r.load.per_second(),
+            r.load.percentile_ms(50.0),
+            r.load.percentile_ms(95.0),
+            r.load.percentile_ms(99.0),
+            mb(r.peak_rss_kb.max(r.hwm_kb)),
+            r.verified(),
+        );
+    }
+}
+
+// ---------------------------------------------------------------- PRNG
+
+/// SplitMix64: deterministic per seed, good enough for shuffling, no crate.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0); the modulo bias is irrelevant at these sizes.
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn chance(&mut self, probability: f64) -> bool {
+        let unit = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        unit < probability
+    }
+
+    /// Fisher–Yates.
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
+    }
+}
