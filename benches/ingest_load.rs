@@ -466,7 +466,11 @@ fn server_env(
         ("SMSTRAIL_PUBLIC_URL", base_url.to_owned()),
         ("SMSTRAIL_DATA_KEY", BASE64.encode(key)),
         ("SMSTRAIL_TWILIO_AUTH_TOKEN", TWILIO_AUTH_TOKEN.to_owned()),
-        ("SMSTRAIL_LOG", "warn".to_owned()),
+        // SMSTRAIL_BENCH_SERVER_LOG=smstrail::ingest=debug shows each committed batch.
+        (
+            "SMSTRAIL_LOG",
+            std::env::var("SMSTRAIL_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        ),
     ];
     if let Some(batch) = options.batch {
         env.push(("SMSTRAIL_INGEST_BATCH_MAX", batch.to_string()));

@@ -46,17 +46,18 @@ impl AppState {
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let data_key = resolve_data_key(&config)?;
         let store = store::open(&config.database_url).await?;
-        Ok(Self::with_store(config, &data_key, store))
-    }
-
-    pub fn with_store(config: Config, data_key: &DataKey, store: DynStore) -> Self {
-        let cipher = DataCipher::new(data_key);
-        let metrics = Metrics::new();
-        let (queue, _writers) = WriteQueue::start(
-            store.clone(),
+        let queue = WriteQueue::start(
+            &config.database_url,
             store::ingest_writers(&config.database_url),
             config.ingest_batch_max,
-        );
+        )
+        .await?;
+        Ok(Self::assemble(config, &data_key, store, queue))
+    }
+
+    fn assemble(config: Config, data_key: &DataKey, store: DynStore, queue: WriteQueue) -> Self {
+        let cipher = DataCipher::new(data_key);
+        let metrics = Metrics::new();
         let enabled = providers::configured(&config);
         for name in providers::KNOWN {
             if enabled.iter().any(|p| p.name() == name) {

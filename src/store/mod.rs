@@ -5,10 +5,12 @@
 //! on both backends, so one SQL text and one Rust type serve SQLite and
 //! PostgreSQL alike and ordering is numeric everywhere.
 
+mod ingest_sql;
 mod postgres;
 mod records;
 mod sql;
 mod sqlite;
+mod summary;
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -80,13 +82,47 @@ pub trait Store: Send + Sync + 'static {
 
 pub type DynStore = Arc<dyn Store>;
 
+/// How a store is opened.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenOptions {
+    pub max_connections: u32,
+    /// Create the database if needed and run the migrations.
+    pub migrate: bool,
+    /// Ping a connection before handing it out. The ingest writers skip it:
+    /// it is a round trip per batch, and a dead connection fails its batch
+    /// with a 503 the provider retries anyway.
+    pub test_before_acquire: bool,
+}
+
+impl OpenOptions {
+    /// The app's main pool: serves the API and the UI, migrates on start.
+    pub const MAIN: Self = Self {
+        max_connections: 10,
+        migrate: true,
+        test_before_acquire: true,
+    };
+
+    /// A pool for the ingest writers only: one connection per writer.
+    pub fn ingest(writers: usize) -> Self {
+        Self {
+            max_connections: u32::try_from(writers).unwrap_or(u32::MAX).max(1),
+            migrate: false,
+            test_before_acquire: false,
+        }
+    }
+}
+
 /// Opens the database named by `url`, creating it (and, for SQLite, its
 /// folder) if needed, and runs the migrations.
 pub async fn open(url: &str) -> Result<DynStore, StoreError> {
+    open_with(url, OpenOptions::MAIN).await
+}
+
+pub async fn open_with(url: &str, options: OpenOptions) -> Result<DynStore, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url).await?))
+        Ok(Arc::new(SqliteStore::open(url, options).await?))
     } else {
-        Ok(Arc::new(PgStore::open(url).await?))
+        Ok(Arc::new(PgStore::open(url, options).await?))
     }
 }
 

@@ -5,22 +5,27 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
-use super::StoreError;
+use super::{OpenOptions, StoreError};
 use super::records::*;
+use super::ingest_sql::impl_ingest;
 use super::sql::*;
+use super::summary::*;
 
 pub struct PgStore {
     pool: PgPool,
 }
 
 impl PgStore {
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
+    pub async fn open(url: &str, open: OpenOptions) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(open.max_connections)
+            .test_before_acquire(open.test_before_acquire)
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        if open.migrate {
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        }
         Ok(Self { pool })
     }
 
@@ -28,16 +33,19 @@ impl PgStore {
         Ok(self.pool.begin().await?)
     }
 
-    /// Serializes everything that touches one provider message id across
+    /// Serializes everything that touches a provider message id across
     /// writers and processes until the transaction ends, so a callback and the
-    /// registration of its message cannot miss each other.
-    async fn lock_provider_message(
+    /// registration of its message cannot miss each other. Keys are taken in
+    /// sorted order, so two lockers never wait on each other in a cycle.
+    async fn lock_provider_messages(
         conn: &mut PgConnection,
-        provider: &str,
-        provider_message_id: &str,
+        keys: &[(&str, &str)],
     ) -> Result<(), StoreError> {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(lock_key(provider, provider_message_id))
+        let mut keys: Vec<i64> = keys.iter().map(|(p, id)| lock_key(p, id)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        sqlx::query("SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k")
+            .bind(keys)
             .execute(&mut *conn)
             .await?;
         Ok(())
@@ -45,3 +53,4 @@ impl PgStore {
 }
 
 impl_store!(PgStore, Postgres);
+impl_ingest!(PgStore, Postgres);

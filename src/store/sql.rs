@@ -3,9 +3,7 @@
 //! written once here and instantiated per backend by [`impl_store`]; each
 //! backend file adds only how it connects, begins a write and locks.
 
-use crate::domain::{DeliveryStatus, StatusAt};
-
-use super::{EventRecord, MessageRecord, StoreError};
+use super::StoreError;
 
 pub(super) const MESSAGE_COLUMNS: &str = "id, idempotency_key, request_fingerprint, provider, \
     provider_message_id, recipient_hash, recipient_sealed, recipient_masked, destination_country, \
@@ -31,101 +29,6 @@ pub(super) fn lock_key(provider: &str, provider_message_id: &str) -> i64 {
     i64::from_be_bytes(first)
 }
 
-/// What precedence needs of a message: read on the hot path instead of the
-/// whole row.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub(super) struct Summary {
-    pub id: String,
-    pub current_status: String,
-    pub status_at_us: i64,
-}
-
-impl From<&MessageRecord> for Summary {
-    fn from(m: &MessageRecord) -> Self {
-        Self {
-            id: m.id.clone(),
-            current_status: m.current_status.clone(),
-            status_at_us: m.status_at_us,
-        }
-    }
-}
-
-/// The summary fields a message takes after `event`, if the event moves it.
-pub(super) struct SummaryUpdate {
-    pub status: &'static str,
-    pub raw_status: String,
-    pub error_code: Option<String>,
-    pub status_at_us: i64,
-    pub is_final: bool,
-}
-
-/// Applies CONTRACT §2 precedence to a message's current status and a new
-/// event; `None` when the event leaves the summary as it is.
-pub(super) fn summary_after(
-    message: &Summary,
-    event_status: Option<DeliveryStatus>,
-    raw_status: &str,
-    error_code: Option<&str>,
-    event_at_us: i64,
-) -> Result<Option<SummaryUpdate>, StoreError> {
-    let Some(status) = event_status else {
-        return Ok(None);
-    };
-    let current = StatusAt {
-        status: message.current_status.parse().map_err(|e| {
-            StoreError::Corrupt(format!("message {}: {e}", message.id))
-        })?,
-        at: from_micros(message.status_at_us)?,
-    };
-    let candidate = StatusAt {
-        status,
-        at: from_micros(event_at_us)?,
-    };
-    Ok(current.is_superseded_by(&candidate).then(|| SummaryUpdate {
-        status: status.as_str(),
-        raw_status: raw_status.to_owned(),
-        error_code: error_code.map(str::to_owned),
-        status_at_us: event_at_us,
-        is_final: status.is_final(),
-    }))
-}
-
-/// Folds a timeline, in stored order, into the update it leads to from the
-/// message's current summary.
-pub(super) fn summary_after_all(
-    message: &Summary,
-    events: &[EventRecord],
-) -> Result<Option<SummaryUpdate>, StoreError> {
-    let mut state = message.clone();
-    let mut last = None;
-    for event in events {
-        let status = match event.status.as_deref() {
-            Some(text) => Some(
-                text.parse::<DeliveryStatus>()
-                    .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", event.id)))?,
-            ),
-            None => None,
-        };
-        if let Some(update) = summary_after(
-            &state,
-            status,
-            &event.raw_status,
-            event.error_code.as_deref(),
-            event.effective_at_us(),
-        )? {
-            state.current_status = update.status.to_owned();
-            state.status_at_us = update.status_at_us;
-            last = Some(update);
-        }
-    }
-    Ok(last)
-}
-
-fn from_micros(us: i64) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
-    chrono::DateTime::from_timestamp_micros(us)
-        .ok_or_else(|| StoreError::Corrupt(format!("instant {us} out of range")))
-}
-
 /// Maps a unique-constraint violation to `Conflict`, by error kind rather than
 /// constraint name (SQLite reports none).
 pub(super) fn conflict_or(error: sqlx::Error, what: &str) -> StoreError {
@@ -138,7 +41,7 @@ pub(super) fn conflict_or(error: sqlx::Error, what: &str) -> StoreError {
 }
 
 /// Implements [`super::Store`] for a backend type with a `pool` field and
-/// the inherent methods `begin_write` and `lock_provider_message`.
+/// the inherent methods `begin_write` and `lock_provider_messages`.
 macro_rules! impl_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
@@ -150,10 +53,7 @@ macro_rules! impl_store {
 
             async fn ingest(&self, batch: &[IngestItem]) -> Result<Vec<IngestOutcome>, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let mut outcomes = Vec::with_capacity(batch.len());
-                for item in batch {
-                    outcomes.push(Self::ingest_one(&mut tx, item).await?);
-                }
+                let outcomes = Self::ingest_batch(&mut tx, batch).await?;
                 tx.commit().await?;
                 Ok(outcomes)
             }
@@ -161,7 +61,7 @@ macro_rules! impl_store {
             async fn register_message(&self, m: &NewMessage) -> Result<Registration, StoreError> {
                 let mut tx = self.begin_write().await?;
                 if let Some(pmid) = &m.provider_message_id {
-                    Self::lock_provider_message(&mut tx, &m.provider, pmid).await?;
+                    Self::lock_provider_messages(&mut tx, &[(m.provider.as_str(), pmid.as_str())]).await?;
                 }
                 let inserted: Option<String> = sqlx::query_scalar(
                     "INSERT INTO messages (id, idempotency_key, request_fingerprint, provider, \
@@ -200,10 +100,7 @@ macro_rules! impl_store {
                 .map_err(|e| conflict_or(e, "provider_message_id is already registered"))?;
 
                 let registration = match inserted {
-                    Some(id) => {
-                        let message = Self::load_message(&mut tx, &id).await?;
-                        Registration::Created(Self::attach_waiting(&mut tx, message).await?)
-                    }
+                    Some(id) => Registration::Created(Self::attach_waiting(&mut tx, &id).await?),
                     None => {
                         let message: MessageRecord = sqlx::query_as(&format!(
                             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE idempotency_key = $1"
@@ -238,15 +135,14 @@ macro_rules! impl_store {
                     }
                     None => {}
                 }
-                Self::lock_provider_message(&mut tx, &message.provider, pmid).await?;
+                Self::lock_provider_messages(&mut tx, &[(message.provider.as_str(), pmid)]).await?;
                 sqlx::query("UPDATE messages SET provider_message_id = $2 WHERE id = $1")
                     .bind(id)
                     .bind(pmid)
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| conflict_or(e, "provider_message_id is already registered"))?;
-                let message = Self::load_message(&mut tx, id).await?;
-                let message = Self::attach_waiting(&mut tx, message).await?;
+                let message = Self::attach_waiting(&mut tx, id).await?;
                 tx.commit().await?;
                 Ok(message)
             }
@@ -358,225 +254,6 @@ macro_rules! impl_store {
         }
 
         impl $store {
-            async fn ingest_one(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                item: &IngestItem,
-            ) -> Result<IngestOutcome, StoreError> {
-                match item {
-                    IngestItem::Delivery { provider, report, dedup_key, payload, received_at_us } => {
-                        Self::lock_provider_message(conn, provider, &report.provider_message_id).await?;
-                        let event_id: Option<i64> = sqlx::query_scalar(
-                            "INSERT INTO message_events (dedup_key, provider, provider_message_id, \
-                             provider_event_id, raw_status, status, error_code, provider_occurred_at_us, \
-                             received_at_us, content_type, raw_payload_sealed) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                             ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-                        )
-                        .bind(dedup_key)
-                        .bind(*provider)
-                        .bind(&report.provider_message_id)
-                        .bind(&report.provider_event_id)
-                        .bind(&report.raw_status)
-                        .bind(report.status.map(|s| s.as_str()))
-                        .bind(&report.error_code)
-                        .bind(report.provider_occurred_at.map(|t| t.timestamp_micros()))
-                        .bind(received_at_us)
-                        .bind(&payload.content_type)
-                        .bind(&payload.sealed)
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                        let Some(event_id) = event_id else {
-                            return Ok(IngestOutcome::Duplicate);
-                        };
-                        let message: Option<Summary> = sqlx::query_as(
-                            "SELECT id, current_status, status_at_us FROM messages \
-                             WHERE provider = $1 AND provider_message_id = $2",
-                        )
-                        .bind(*provider)
-                        .bind(&report.provider_message_id)
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                        if message.is_none() {
-                            sqlx::query(
-                                "INSERT INTO unmatched_callbacks (provider, provider_message_id, \
-                                 first_received_at_us) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                            )
-                            .bind(*provider)
-                            .bind(&report.provider_message_id)
-                            .bind(received_at_us)
-                            .execute(&mut *conn)
-                            .await?;
-                        }
-                        if report.status.is_none() {
-                            Self::open_review(
-                                conn,
-                                provider,
-                                "status",
-                                "unknown_status",
-                                &format!("unknown status {:?}", report.raw_status),
-                                Some(event_id),
-                                payload,
-                                *received_at_us,
-                            )
-                            .await?;
-                            return Ok(IngestOutcome::Review);
-                        }
-                        let Some(message) = message else {
-                            return Ok(IngestOutcome::Waiting);
-                        };
-                        let event_at = report
-                            .provider_occurred_at
-                            .map(|t| t.timestamp_micros())
-                            .unwrap_or(*received_at_us);
-                        let update = summary_after(
-                            &message,
-                            report.status,
-                            &report.raw_status,
-                            report.error_code.as_deref(),
-                            event_at,
-                        )?;
-                        let changed_summary = update.is_some();
-                        Self::update_summary(conn, &message, update, *received_at_us).await?;
-                        Ok(IngestOutcome::Stored { changed_summary })
-                    }
-                    IngestItem::Inbound {
-                        provider,
-                        report,
-                        sender,
-                        body_sealed,
-                        keyword,
-                        dedup_key,
-                        payload,
-                        received_at_us,
-                    } => {
-                        let id: Option<i64> = sqlx::query_scalar(
-                            "INSERT INTO inbound_messages (dedup_key, provider, provider_message_id, \
-                             sender_hash, sender_sealed, sender_masked, sender_country, \
-                             recipient_identity, body_sealed, keyword, provider_occurred_at_us, \
-                             received_at_us, content_type, raw_payload_sealed) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-                             ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-                        )
-                        .bind(dedup_key)
-                        .bind(*provider)
-                        .bind(&report.provider_message_id)
-                        .bind(&sender.hash)
-                        .bind(&sender.sealed)
-                        .bind(&sender.masked)
-                        .bind(&sender.country)
-                        .bind(&report.to)
-                        .bind(body_sealed)
-                        .bind(*keyword)
-                        .bind(report.provider_occurred_at.map(|t| t.timestamp_micros()))
-                        .bind(received_at_us)
-                        .bind(&payload.content_type)
-                        .bind(&payload.sealed)
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                        Ok(match id {
-                            Some(_) => IngestOutcome::Stored { changed_summary: false },
-                            None => IngestOutcome::Duplicate,
-                        })
-                    }
-                    IngestItem::Unreadable { provider, route, reason, payload, received_at_us } => {
-                        Self::open_review(
-                            conn,
-                            provider,
-                            route,
-                            "unreadable",
-                            reason,
-                            None,
-                            payload,
-                            *received_at_us,
-                        )
-                        .await?;
-                        Ok(IngestOutcome::Review)
-                    }
-                }
-            }
-
-            #[allow(clippy::too_many_arguments)]
-            async fn open_review(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                provider: &str,
-                route: &str,
-                kind: &str,
-                reason: &str,
-                event_id: Option<i64>,
-                payload: &SealedPayload,
-                received_at_us: i64,
-            ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO review_items (provider, route, kind, reason, event_id, content_type, \
-                     raw_payload_sealed, received_at_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(provider)
-                .bind(route)
-                .bind(kind)
-                .bind(reason)
-                .bind(event_id)
-                .bind(&payload.content_type)
-                .bind(&payload.sealed)
-                .bind(received_at_us)
-                .execute(&mut *conn)
-                .await?;
-                Ok(())
-            }
-
-            async fn update_summary(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                message: &Summary,
-                update: Option<SummaryUpdate>,
-                now_us: i64,
-            ) -> Result<(), StoreError> {
-                let query = match update {
-                    Some(u) => sqlx::query(
-                        "UPDATE messages SET current_status = $2, current_raw_status = $3, \
-                         current_error_code = $4, status_at_us = $5, is_final = $6, \
-                         updated_at_us = $7 WHERE id = $1",
-                    )
-                    .bind(&message.id)
-                    .bind(u.status)
-                    .bind(u.raw_status)
-                    .bind(u.error_code)
-                    .bind(u.status_at_us)
-                    .bind(u.is_final)
-                    .bind(now_us),
-                    None => sqlx::query("UPDATE messages SET updated_at_us = $2 WHERE id = $1")
-                        .bind(&message.id)
-                        .bind(now_us),
-                };
-                query.execute(&mut *conn).await?;
-                Ok(())
-            }
-
-            /// Folds the callbacks that arrived before the message's provider
-            /// id was known into its summary, and clears them from the waiting list.
-            async fn attach_waiting(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                message: MessageRecord,
-            ) -> Result<MessageRecord, StoreError> {
-                let Some(pmid) = message.provider_message_id.clone() else {
-                    return Ok(message);
-                };
-                let waiting = sqlx::query(
-                    "DELETE FROM unmatched_callbacks WHERE provider = $1 AND provider_message_id = $2",
-                )
-                .bind(&message.provider)
-                .bind(&pmid)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                if waiting == 0 {
-                    return Ok(message);
-                }
-                let events = Self::timeline(conn, &message.provider, &pmid).await?;
-                let summary = Summary::from(&message);
-                let update = summary_after_all(&summary, &events)?;
-                Self::update_summary(conn, &summary, update, message.updated_at_us).await?;
-                Self::load_message(conn, &message.id).await
-            }
-
             async fn timeline(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 provider: &str,

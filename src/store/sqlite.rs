@@ -7,18 +7,20 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 
-use super::StoreError;
+use super::{OpenOptions, StoreError};
 use super::records::*;
+use super::ingest_sql::impl_ingest;
 use super::sql::*;
+use super::summary::*;
 
 pub struct SqliteStore {
     pool: SqlitePool,
 }
 
 impl SqliteStore {
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
+    pub async fn open(url: &str, open: OpenOptions) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
+            .create_if_missing(open.migrate)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a 2xx promises the callback survives a power cut, not only a crash.
             .synchronous(SqliteSynchronous::Full)
@@ -30,10 +32,13 @@ impl SqliteStore {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(e.into()))?;
         }
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(open.max_connections)
+            .test_before_acquire(open.test_before_acquire)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        if open.migrate {
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        }
         Ok(Self { pool })
     }
 
@@ -44,13 +49,13 @@ impl SqliteStore {
     }
 
     /// SQLite runs one writer at a time: the write lock already serializes.
-    async fn lock_provider_message(
+    async fn lock_provider_messages(
         _conn: &mut SqliteConnection,
-        _provider: &str,
-        _provider_message_id: &str,
+        _keys: &[(&str, &str)],
     ) -> Result<(), StoreError> {
         Ok(())
     }
 }
 
 impl_store!(SqliteStore, Sqlite);
+impl_ingest!(SqliteStore, Sqlite);
