@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! cargo bench --bench ingest_load -- [--backend sqlite|postgres] [--postgres URL]
-//!     [--batch N] [--messages N] [--concurrency C[,C…]] [--seed S]
+//!     [--batch N] [--writers N] [--messages N] [--concurrency C[,C…]] [--seed S]
 //! ```
 
 use std::future::Future;
@@ -36,6 +36,7 @@ usage: cargo bench --bench ingest_load -- [options]
   --postgres URL             admin URL of a PostgreSQL server (or SMSTRAIL_BENCH_POSTGRES_URL);
                              a fresh database is created on it per run and dropped after
   --batch N                  SMSTRAIL_INGEST_BATCH_MAX for the server (default: the server's)
+  --writers N                SMSTRAIL_INGEST_WRITERS for the server (PostgreSQL only)
   --messages N               messages per run (default: 2000)
   --concurrency C[,C...]     callback concurrency, repeatable (default: 16,64,256)
   --seed S                   seed of the callback plan (default: 1)";
@@ -101,6 +102,7 @@ struct Options {
     /// Admin URL of the PostgreSQL server; only used for `Backend::Postgres`.
     postgres_url: Option<String>,
     batch: Option<usize>,
+    writers: Option<usize>,
     messages: usize,
     concurrencies: Vec<usize>,
     seed: u64,
@@ -111,6 +113,7 @@ impl Options {
         let mut backend = None;
         let mut postgres_flag = None;
         let mut batch = None;
+        let mut writers = None;
         let mut messages = DEFAULT_MESSAGES;
         let mut concurrencies = Vec::new();
         let mut seed = 1;
@@ -140,6 +143,7 @@ impl Options {
                 }
                 "--postgres" => postgres_flag = Some(value()?),
                 "--batch" => batch = Some(positive(&name, &value()?)?),
+                "--writers" => writers = Some(positive(&name, &value()?)?),
                 "--messages" => messages = positive(&name, &value()?)?,
                 "--concurrency" => {
                     for part in value()?.split(',').filter(|p| !p.trim().is_empty()) {
@@ -177,6 +181,7 @@ impl Options {
             backend,
             postgres_url,
             batch,
+            writers,
             messages,
             concurrencies,
             seed,
@@ -184,9 +189,13 @@ impl Options {
     }
 
     fn batch_label(&self) -> String {
-        match self.batch {
+        let batch = match self.batch {
             Some(n) => n.to_string(),
             None => format!("{DEFAULT_INGEST_BATCH_MAX} (default)"),
+        };
+        match self.writers {
+            Some(n) => format!("{batch}, {n} writers"),
+            None => batch,
         }
     }
 }
@@ -474,6 +483,9 @@ fn server_env(
     ];
     if let Some(batch) = options.batch {
         env.push(("SMSTRAIL_INGEST_BATCH_MAX", batch.to_string()));
+    }
+    if let Some(writers) = options.writers {
+        env.push(("SMSTRAIL_INGEST_WRITERS", writers.to_string()));
     }
     env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }

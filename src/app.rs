@@ -48,7 +48,7 @@ impl AppState {
         let store = store::open(&config.database_url).await?;
         let queue = WriteQueue::start(
             &config.database_url,
-            store::ingest_writers(&config.database_url),
+            config.ingest_writers,
             config.ingest_batch_max,
         )
         .await?;

@@ -86,7 +86,10 @@ fn run_thread(
     batch_max: usize,
     ready: oneshot::Sender<Result<(), StoreError>>,
 ) {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             let _ = ready.send(Err(StoreError::Corrupt(format!("ingest runtime: {e}"))));
@@ -120,7 +123,11 @@ async fn run_writer(store: DynStore, mut queue: mpsc::Receiver<Job>, batch_max: 
         let started = std::time::Instant::now();
         match store.ingest(&items).await {
             Ok(outcomes) => {
-                tracing::debug!(size = items.len(), elapsed_us = started.elapsed().as_micros() as u64, "batch committed");
+                tracing::debug!(
+                    size = items.len(),
+                    elapsed_us = started.elapsed().as_micros() as u64,
+                    "batch committed"
+                );
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }

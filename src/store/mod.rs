@@ -125,9 +125,3 @@ pub async fn open_with(url: &str, options: OpenOptions) -> Result<DynStore, Stor
         Ok(Arc::new(PgStore::open(url, options).await?))
     }
 }
-
-/// How many ingest writers may run side by side on this backend: SQLite has
-/// one writer at a time, PostgreSQL takes several.
-pub fn ingest_writers(url: &str) -> usize {
-    if url.starts_with("sqlite:") { 1 } else { 4 }
-}

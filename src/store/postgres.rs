@@ -5,11 +5,11 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
-use super::{OpenOptions, StoreError};
-use super::records::*;
 use super::ingest_sql::impl_ingest;
+use super::records::*;
 use super::sql::*;
 use super::summary::*;
+use super::{OpenOptions, StoreError};
 
 pub struct PgStore {
     pool: PgPool,

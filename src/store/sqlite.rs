@@ -7,11 +7,11 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 
-use super::{OpenOptions, StoreError};
-use super::records::*;
 use super::ingest_sql::impl_ingest;
+use super::records::*;
 use super::sql::*;
 use super::summary::*;
+use super::{OpenOptions, StoreError};
 
 pub struct SqliteStore {
     pool: SqlitePool,

@@ -27,12 +27,15 @@ impl Delivery<'_> {
     }
 
     pub fn provider_occurred_at_us(&self) -> Option<i64> {
-        self.report.provider_occurred_at.map(|t| t.timestamp_micros())
+        self.report
+            .provider_occurred_at
+            .map(|t| t.timestamp_micros())
     }
 
     /// Provider time where given, else when we received it.
     pub fn effective_at_us(&self) -> i64 {
-        self.provider_occurred_at_us().unwrap_or(self.received_at_us)
+        self.provider_occurred_at_us()
+            .unwrap_or(self.received_at_us)
     }
 }
 

@@ -145,6 +145,11 @@ pub fn test_env(db: &TestDb) -> Vec<(String, String)> {
         ("SMSTRAIL_LOG", "warn".to_owned()),
     ]
     .into_iter()
+    // On PostgreSQL, several writers: the advisory locks between them are under test too.
+    .chain(
+        db.is_postgres()
+            .then(|| ("SMSTRAIL_INGEST_WRITERS", "3".to_owned())),
+    )
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
 }
