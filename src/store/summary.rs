@@ -208,3 +208,197 @@ pub(super) fn plan<'a>(
         .collect();
     Ok(plan)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(pmid: &str, raw: &str, status: Option<DeliveryStatus>) -> DeliveryReport {
+        DeliveryReport {
+            provider_message_id: pmid.to_owned(),
+            raw_status: raw.to_owned(),
+            status,
+            error_code: None,
+            provider_event_id: None,
+            provider_occurred_at: None,
+        }
+    }
+
+    fn summary(id: &str, pmid: &str) -> Summary {
+        Summary {
+            id: id.to_owned(),
+            provider: "twilio".to_owned(),
+            provider_message_id: Some(pmid.to_owned()),
+            current_status: "accepted".to_owned(),
+            current_raw_status: None,
+            current_error_code: None,
+            status_at_us: 0,
+            is_final: false,
+            updated_at_us: 0,
+        }
+    }
+
+    static PAYLOAD: SealedPayload = SealedPayload {
+        content_type: String::new(),
+        sealed: Vec::new(),
+    };
+
+    fn deliveries<'a>(reports: &'a [(DeliveryReport, String)]) -> Vec<Delivery<'a>> {
+        reports
+            .iter()
+            .enumerate()
+            .map(|(index, (report, key))| Delivery {
+                index,
+                provider: "twilio",
+                report,
+                dedup_key: key,
+                payload: &PAYLOAD,
+                received_at_us: 1_000 + index as i64,
+            })
+            .collect()
+    }
+
+    fn inserted(keys: &[&str]) -> HashMap<String, i64> {
+        keys.iter()
+            .enumerate()
+            .map(|(i, k)| (k.to_string(), i as i64 + 1))
+            .collect()
+    }
+
+    #[test]
+    fn events_of_one_message_apply_in_batch_order() {
+        let reports = [
+            (
+                report("SM1", "sent", Some(DeliveryStatus::Sent)),
+                "a".to_owned(),
+            ),
+            (
+                report("SM1", "delivered", Some(DeliveryStatus::Delivered)),
+                "b".to_owned(),
+            ),
+            (
+                report("SM1", "sent", Some(DeliveryStatus::Sent)),
+                "c".to_owned(),
+            ),
+        ];
+        let batch = deliveries(&reports);
+        let plan = plan(
+            &batch,
+            inserted(&["a", "b", "c"]),
+            vec![summary("m1", "SM1")],
+        )
+        .unwrap();
+        assert_eq!(
+            plan.outcomes,
+            vec![
+                (
+                    0,
+                    IngestOutcome::Stored {
+                        changed_summary: true
+                    }
+                ),
+                (
+                    1,
+                    IngestOutcome::Stored {
+                        changed_summary: true
+                    }
+                ),
+                (
+                    2,
+                    IngestOutcome::Stored {
+                        changed_summary: false
+                    }
+                ),
+            ]
+        );
+        assert_eq!(
+            plan.touched.len(),
+            1,
+            "one write per message, whatever the events"
+        );
+        let written = &plan.touched[0];
+        assert_eq!(written.current_status, "delivered");
+        assert!(written.is_final);
+        assert_eq!(written.updated_at_us, 1_002);
+    }
+
+    #[test]
+    fn a_second_copy_in_the_same_batch_is_a_duplicate() {
+        let reports = [
+            (
+                report("SM1", "delivered", Some(DeliveryStatus::Delivered)),
+                "k".to_owned(),
+            ),
+            (
+                report("SM1", "delivered", Some(DeliveryStatus::Delivered)),
+                "k".to_owned(),
+            ),
+        ];
+        let batch = deliveries(&reports);
+        let plan = plan(&batch, inserted(&["k"]), vec![summary("m1", "SM1")]).unwrap();
+        assert_eq!(plan.outcomes[1], (1, IngestOutcome::Duplicate));
+    }
+
+    #[test]
+    fn not_inserted_means_duplicate_and_touches_nothing() {
+        let reports = [(
+            report("SM1", "sent", Some(DeliveryStatus::Sent)),
+            "old".to_owned(),
+        )];
+        let batch = deliveries(&reports);
+        let plan = plan(&batch, inserted(&[]), vec![summary("m1", "SM1")]).unwrap();
+        assert_eq!(plan.outcomes, vec![(0, IngestOutcome::Duplicate)]);
+        assert!(plan.touched.is_empty() && plan.unmatched.is_empty());
+    }
+
+    #[test]
+    fn unknown_messages_wait_and_unknown_statuses_go_to_review() {
+        let reports = [
+            (
+                report("SM-none", "sent", Some(DeliveryStatus::Sent)),
+                "a".to_owned(),
+            ),
+            (report("SM1", "teleported", None), "b".to_owned()),
+            (report("SM-none", "teleported", None), "c".to_owned()),
+        ];
+        let batch = deliveries(&reports);
+        let plan = plan(
+            &batch,
+            inserted(&["a", "b", "c"]),
+            vec![summary("m1", "SM1")],
+        )
+        .unwrap();
+        assert_eq!(
+            plan.outcomes,
+            vec![
+                (0, IngestOutcome::Waiting),
+                (1, IngestOutcome::Review),
+                (2, IngestOutcome::Review),
+            ]
+        );
+        assert_eq!(
+            plan.reviews.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            [2, 3]
+        );
+        assert_eq!(plan.unmatched.len(), 2);
+        assert!(
+            plan.touched.is_empty(),
+            "an unknown status leaves the summary"
+        );
+    }
+
+    #[test]
+    fn corrupt_stored_status_is_an_error_not_a_guess() {
+        let reports = [(
+            report("SM1", "sent", Some(DeliveryStatus::Sent)),
+            "a".to_owned(),
+        )];
+        let batch = deliveries(&reports);
+        let mut broken = summary("m1", "SM1");
+        broken.current_status = "bogus".to_owned();
+        assert!(matches!(
+            plan(&batch, inserted(&["a"]), vec![broken]),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+}

@@ -48,15 +48,7 @@ async fn storage_failure_answers_503_and_writes_nothing_half() {
     );
     assert_eq!(app.status_of(&id).await, "delivered");
     assert_eq!(app.event_count(&id).await, 1);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"outcome="storage_error"} 1"#),
         "{metrics}"
@@ -89,15 +81,10 @@ async fn a_failing_item_does_not_fail_its_batch_neighbours() {
 }
 
 async fn stored_message_ids(db: &TestDb) -> BTreeSet<String> {
-    let sql = "SELECT provider_message_id FROM message_events";
-    let ids: Vec<String> = if db.is_postgres() {
-        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap()
-    } else {
-        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap()
-    };
-    ids.into_iter().collect()
+    db.strings("SELECT provider_message_id FROM message_events")
+        .await
+        .into_iter()
+        .collect()
 }
 
 #[tokio::test]

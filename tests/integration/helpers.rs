@@ -20,6 +20,23 @@ pub const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub const API_TOKEN: &str = "smst_test-api-token";
 pub const DATA_KEY: [u8; 32] = [7; 32];
 
+/// Runs `$body` with `$pool` bound to a short-lived pool on the test's backend.
+macro_rules! with_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        if $db.is_postgres() {
+            let $pool = sqlx::PgPool::connect(&$db.url).await.expect("connect");
+            let out = $body;
+            $pool.close().await;
+            out
+        } else {
+            let $pool = sqlx::SqlitePool::connect(&$db.url).await.expect("connect");
+            let out = $body;
+            $pool.close().await;
+            out
+        }
+    };
+}
+
 /// A database made for one test, dropped with it.
 pub struct TestDb {
     pub url: String,
@@ -71,38 +88,26 @@ impl TestDb {
         self.postgres.is_some()
     }
 
-    /// A direct connection for what a test must do behind the app's back.
+    /// Runs SQL behind the app's back, on whichever backend the test uses.
     pub async fn execute(&self, sql: &str) {
-        if self.is_postgres() {
-            let pool = sqlx::PgPool::connect(&self.url).await.expect("connect");
+        with_pool!(self, |pool| {
             sqlx::raw_sql(sql).execute(&pool).await.expect("test SQL");
-            pool.close().await;
-        } else {
-            let pool = sqlx::SqlitePool::connect(&self.url).await.expect("connect");
-            sqlx::raw_sql(sql).execute(&pool).await.expect("test SQL");
-            pool.close().await;
-        }
+        })
     }
 
     pub async fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT COUNT(*) FROM {table}");
-        if self.is_postgres() {
-            let pool = sqlx::PgPool::connect(&self.url).await.expect("connect");
-            let n = sqlx::query_scalar(&sql)
-                .fetch_one(&pool)
-                .await
-                .expect("count");
-            pool.close().await;
-            n
-        } else {
-            let pool = sqlx::SqlitePool::connect(&self.url).await.expect("connect");
-            let n = sqlx::query_scalar(&sql)
-                .fetch_one(&pool)
-                .await
-                .expect("count");
-            pool.close().await;
-            n
-        }
+        with_pool!(self, |pool| sqlx::query_scalar(&sql)
+            .fetch_one(&pool)
+            .await
+            .expect("count"))
+    }
+
+    pub async fn strings(&self, sql: &str) -> Vec<String> {
+        with_pool!(self, |pool| sqlx::query_scalar(sql)
+            .fetch_all(&pool)
+            .await
+            .expect("query"))
     }
 }
 
@@ -213,6 +218,16 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("request");
+        response.text().await.expect("metrics text")
     }
 
     // ---- send-side API ----

@@ -215,15 +215,7 @@ async fn duplicates_are_answered_2xx_and_change_nothing() {
         );
     }
     assert_eq!(app.event_count(&id).await, 1);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"smstrail_callbacks_total{provider="twilio",outcome="duplicate"} 2"#),
         "{metrics}"
@@ -408,4 +400,62 @@ async fn phone_numbers_are_never_stored_in_clear() {
     assert!(!String::from_utf8_lossy(&record.recipient_sealed).contains("4155550100"));
     let events = app.state.store.events(&record).await.unwrap();
     assert!(!String::from_utf8_lossy(&events[0].raw_payload_sealed).contains("4155550100"));
+}
+
+#[tokio::test]
+async fn a_concurrent_shuffled_storm_leaves_every_timeline_exact() {
+    let app = TestApp::spawn().await;
+    let mut ids = Vec::new();
+    for n in 0..40 {
+        ids.push(app.register_twilio(&format!("SM-storm-{n}")).await);
+    }
+    // Every message: queued, sent, delivered, plus a repeat of one of them;
+    // ten more messages whose callbacks arrive before they are registered.
+    let mut callbacks = Vec::new();
+    for n in 0..50 {
+        for status in ["queued", "sent", "delivered"] {
+            callbacks.push((format!("SM-storm-{n}"), status));
+        }
+        callbacks.push((
+            format!("SM-storm-{n}"),
+            ["queued", "sent", "delivered"][n % 3],
+        ));
+    }
+    let mut seed: u64 = 0x5eed;
+    for i in (1..callbacks.len()).rev() {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        callbacks.swap(i, (seed >> 33) as usize % (i + 1));
+    }
+    let url = format!("{PUBLIC_URL}/webhooks/twilio/status");
+    let tasks: Vec<_> = callbacks
+        .into_iter()
+        .map(|(sid, status)| {
+            let params: Vec<(String, String)> = twilio_status_params(&sid, status)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            let signature = twilio::sign(TWILIO_TOKEN, &url, &params);
+            let request = app
+                .client
+                .post(app.url("/webhooks/twilio/status"))
+                .header("X-Twilio-Signature", signature)
+                .form(&params);
+            tokio::spawn(request.send())
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap().status(), StatusCode::OK);
+    }
+    for n in 40..50 {
+        ids.push(app.register_twilio(&format!("SM-storm-{n}")).await);
+    }
+    for id in &ids {
+        let message = app.message(id).await;
+        assert_eq!(message["current_status"], "delivered", "{message}");
+        assert_eq!(message["events"].as_array().unwrap().len(), 3, "{message}");
+    }
+    assert_eq!(app.db.count("message_events").await, 150);
+    assert_eq!(app.db.count("unmatched_callbacks").await, 0);
 }
