@@ -97,7 +97,7 @@ pub struct OpenOptions {
 impl OpenOptions {
     /// The app's main pool: serves the API and the UI, migrates on start.
     pub const MAIN: Self = Self {
-        max_connections: 10,
+        max_connections: 6,
         migrate: true,
         test_before_acquire: true,
     };

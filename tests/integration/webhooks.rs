@@ -100,6 +100,13 @@ async fn bad_missing_or_retargeted_signatures_are_401_and_write_nothing() {
     assert_eq!(app.db.count("message_events").await, 0);
     assert_eq!(app.db.count("review_items").await, 0);
     assert_eq!(app.db.count("unmatched_callbacks").await, 0);
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains(
+            r#"smstrail_callbacks_total{provider="twilio",outcome="rejected_signature"} 6"#
+        ),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -458,4 +465,26 @@ async fn a_concurrent_shuffled_storm_leaves_every_timeline_exact() {
     }
     assert_eq!(app.db.count("message_events").await, 150);
     assert_eq!(app.db.count("unmatched_callbacks").await, 0);
+}
+
+#[tokio::test]
+async fn standard_inbound_messages_are_stored_with_their_keyword() {
+    let app = TestApp::spawn().await;
+    let body = json!({"type": "message.inbound", "timestamp": "2026-11-26T10:00:00Z",
+        "data": {"provider_message_id": "in-1", "from": "+442079460958", "to": "ACME",
+                 "body": "HELP", "occurred_at": "2026-11-26T10:00:00Z"}});
+    assert_eq!(
+        app.standard("msg_in_1", now_unix(), &body).await.status(),
+        StatusCode::OK
+    );
+    let inbound = app.state.store.inbound_messages(10).await.unwrap();
+    assert_eq!(inbound.len(), 1);
+    assert_eq!(inbound[0].keyword.as_deref(), Some("help"));
+    assert_eq!(inbound[0].sender_masked, "+44 •••• ••0958");
+    assert_eq!(inbound[0].recipient_identity, "ACME");
+    assert_eq!(
+        inbound[0].sender_hash,
+        app.state.cipher.phone_hash("+442079460958"),
+        "searchable by the keyed hash of the E.164 number"
+    );
 }
