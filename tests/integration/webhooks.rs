@@ -488,3 +488,68 @@ async fn standard_inbound_messages_are_stored_with_their_keyword() {
         "searchable by the keyed hash of the E.164 number"
     );
 }
+
+#[tokio::test]
+async fn twilio_json_callbacks_are_bound_to_the_url_by_their_body_hash() {
+    use sha2::{Digest, Sha256};
+    let app = TestApp::spawn().await;
+    let id = app.register_twilio("SM-json").await;
+    let body = r#"{"MessageSid":"SM-json","MessageStatus":"delivered"}"#;
+    let hash = hex::encode(Sha256::digest(body.as_bytes()));
+    let path = format!("/webhooks/twilio/status?bodySHA256={hash}");
+    let signature = twilio::sign(TWILIO_TOKEN, &format!("{PUBLIC_URL}{path}"), &[]);
+    let send = |body: &'static str| {
+        app.client
+            .post(app.url(&path))
+            .header("content-type", "application/json")
+            .header("X-Twilio-Signature", signature.clone())
+            .body(body)
+            .send()
+    };
+    let tampered = send(r#"{"MessageSid":"SM-json","MessageStatus":"failed"}"#)
+        .await
+        .unwrap();
+    assert_eq!(tampered.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(send(body).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(app.status_of(&id).await, "delivered");
+}
+
+#[tokio::test]
+async fn twilio_inbound_by_get_is_verified_on_the_url() {
+    let app = TestApp::spawn().await;
+    let path = "/webhooks/twilio/inbound?MessageSid=SM-get-1&From=%2B14155550100&To=%2B15017122661&Body=START";
+    let signature = twilio::sign(TWILIO_TOKEN, &format!("{PUBLIC_URL}{path}"), &[]);
+    let response = app
+        .client
+        .get(app.url(path))
+        .header("X-Twilio-Signature", &signature)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let inbound = app.state.store.inbound_messages(10).await.unwrap();
+    assert_eq!(inbound.len(), 1);
+    assert_eq!(inbound[0].keyword.as_deref(), Some("start"));
+    let retargeted = app
+        .client
+        .get(app.url(&path.replace("START", "STOP")))
+        .header("X-Twilio-Signature", &signature)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retargeted.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn other_methods_are_refused_with_405() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .put(app.url("/webhooks/twilio/status"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(app.db.count("message_events").await, 0);
+}
