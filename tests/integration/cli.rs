@@ -69,10 +69,7 @@ async fn logs_hold_no_secrets_or_numbers_and_sigterm_drains_then_exits() {
     let client = reqwest::Client::new();
     wait_ready(&client, &base).await;
 
-    let params: Vec<(String, String)> = twilio_status_params("SM-log", "delivered")
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let params = owned(&twilio_status_params("SM-log", "delivered"));
     let refused = client
         .post(format!("{base}/webhooks/twilio/status"))
         .header("X-Twilio-Signature", "bogus")
@@ -83,16 +80,8 @@ async fn logs_hold_no_secrets_or_numbers_and_sigterm_drains_then_exits() {
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 
     // Requests in flight when SIGTERM arrives are answered, then the process exits 0.
-    let url = format!("{PUBLIC_URL}/webhooks/twilio/status");
-    let signature = smstrail::providers::twilio::sign(TWILIO_TOKEN, &url, &params);
     let in_flight: Vec<_> = (0..50)
-        .map(|_| {
-            let request = client
-                .post(format!("{base}/webhooks/twilio/status"))
-                .header("X-Twilio-Signature", signature.clone())
-                .form(&params);
-            tokio::spawn(request.send())
-        })
+        .map(|_| tokio::spawn(signed_status(&client, &base, "SM-log", "delivered").send()))
         .collect();
     let pid = nix::unistd::Pid::from_raw(server.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();

@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use smstrail::providers::twilio;
 
 use crate::helpers::*;
 
@@ -103,19 +102,7 @@ async fn every_acknowledged_callback_survives_kill_dash_nine() {
         workers.push(tokio::spawn(async move {
             for n in 0..10_000 {
                 let sid = format!("SM-crash-{worker}-{n}");
-                let params: Vec<(String, String)> = twilio_status_params(&sid, "delivered")
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect();
-                let signature = twilio::sign(
-                    TWILIO_TOKEN,
-                    &format!("{PUBLIC_URL}/webhooks/twilio/status"),
-                    &params,
-                );
-                let sent = client
-                    .post(format!("{base}/webhooks/twilio/status"))
-                    .header("X-Twilio-Signature", signature)
-                    .form(&params)
+                let sent = signed_status(&client, &base, &sid, "delivered")
                     .send()
                     .await;
                 match sent {

@@ -347,6 +347,30 @@ pub fn twilio_status_params<'a>(sid: &'a str, status: &'a str) -> Vec<(&'a str, 
     ]
 }
 
+pub fn owned(params: &[(&str, &str)]) -> Vec<(String, String)> {
+    params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A Twilio status callback for `sid`, signed for `PUBLIC_URL` as Twilio
+/// would sign it, addressed to the server listening at `base`.
+pub fn signed_status(
+    client: &reqwest::Client,
+    base: &str,
+    sid: &str,
+    status: &str,
+) -> reqwest::RequestBuilder {
+    let path = "/webhooks/twilio/status";
+    let params = owned(&twilio_status_params(sid, status));
+    let signature = twilio::sign(TWILIO_TOKEN, &format!("{PUBLIC_URL}{path}"), &params);
+    client
+        .post(format!("{base}{path}"))
+        .header("X-Twilio-Signature", signature)
+        .form(&params)
+}
+
 pub fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
 }

@@ -43,10 +43,7 @@ async fn oversized_body_is_refused_with_413_and_nothing_stored() {
 async fn bad_missing_or_retargeted_signatures_are_401_and_write_nothing() {
     let app = TestApp::spawn().await;
     app.register_twilio("SM-sig").await;
-    let params: Vec<(String, String)> = twilio_status_params("SM-sig", "delivered")
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let params = owned(&twilio_status_params("SM-sig", "delivered"));
     let path = "/webhooks/twilio/status";
     let good_url = format!("{PUBLIC_URL}{path}");
 
@@ -308,25 +305,9 @@ async fn five_hundred_concurrent_copies_store_exactly_one_event() {
     let id = app.register_twilio("SM-storm").await;
     let mut tasks = Vec::new();
     for _ in 0..500 {
-        let client = app.client.clone();
-        let url = app.url("/webhooks/twilio/status");
-        let params: Vec<(String, String)> = twilio_status_params("SM-storm", "delivered")
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        let signature = twilio::sign(
-            TWILIO_TOKEN,
-            &format!("{PUBLIC_URL}/webhooks/twilio/status"),
-            &params,
-        );
+        let request = signed_status(&app.client, &app.base, "SM-storm", "delivered");
         tasks.push(tokio::spawn(async move {
-            client
-                .post(url)
-                .header("X-Twilio-Signature", signature)
-                .form(&params)
-                .send()
-                .await
-                .map(|r| r.status())
+            request.send().await.map(|r| r.status())
         }));
     }
     for task in tasks {
@@ -435,21 +416,10 @@ async fn a_concurrent_shuffled_storm_leaves_every_timeline_exact() {
             .wrapping_add(1442695040888963407);
         callbacks.swap(i, (seed >> 33) as usize % (i + 1));
     }
-    let url = format!("{PUBLIC_URL}/webhooks/twilio/status");
     let tasks: Vec<_> = callbacks
         .into_iter()
         .map(|(sid, status)| {
-            let params: Vec<(String, String)> = twilio_status_params(&sid, status)
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-            let signature = twilio::sign(TWILIO_TOKEN, &url, &params);
-            let request = app
-                .client
-                .post(app.url("/webhooks/twilio/status"))
-                .header("X-Twilio-Signature", signature)
-                .form(&params);
-            tokio::spawn(request.send())
+            tokio::spawn(signed_status(&app.client, &app.base, &sid, status).send())
         })
         .collect();
     for task in tasks {
