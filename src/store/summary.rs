@@ -224,6 +224,15 @@ mod tests {
         }
     }
 
+    fn entry(
+        pmid: &str,
+        raw: &str,
+        status: Option<DeliveryStatus>,
+        key: &str,
+    ) -> (DeliveryReport, String) {
+        (report(pmid, raw, status), key.to_owned())
+    }
+
     fn summary(id: &str, pmid: &str) -> Summary {
         Summary {
             id: id.to_owned(),
@@ -268,18 +277,9 @@ mod tests {
     #[test]
     fn events_of_one_message_apply_in_batch_order() {
         let reports = [
-            (
-                report("SM1", "sent", Some(DeliveryStatus::Sent)),
-                "a".to_owned(),
-            ),
-            (
-                report("SM1", "delivered", Some(DeliveryStatus::Delivered)),
-                "b".to_owned(),
-            ),
-            (
-                report("SM1", "sent", Some(DeliveryStatus::Sent)),
-                "c".to_owned(),
-            ),
+            entry("SM1", "sent", Some(DeliveryStatus::Sent), "a"),
+            entry("SM1", "delivered", Some(DeliveryStatus::Delivered), "b"),
+            entry("SM1", "sent", Some(DeliveryStatus::Sent), "c"),
         ];
         let batch = deliveries(&reports);
         let plan = plan(
@@ -325,14 +325,8 @@ mod tests {
     #[test]
     fn a_second_copy_in_the_same_batch_is_a_duplicate() {
         let reports = [
-            (
-                report("SM1", "delivered", Some(DeliveryStatus::Delivered)),
-                "k".to_owned(),
-            ),
-            (
-                report("SM1", "delivered", Some(DeliveryStatus::Delivered)),
-                "k".to_owned(),
-            ),
+            entry("SM1", "delivered", Some(DeliveryStatus::Delivered), "k"),
+            entry("SM1", "delivered", Some(DeliveryStatus::Delivered), "k"),
         ];
         let batch = deliveries(&reports);
         let plan = plan(&batch, inserted(&["k"]), vec![summary("m1", "SM1")]).unwrap();
@@ -341,10 +335,7 @@ mod tests {
 
     #[test]
     fn not_inserted_means_duplicate_and_touches_nothing() {
-        let reports = [(
-            report("SM1", "sent", Some(DeliveryStatus::Sent)),
-            "old".to_owned(),
-        )];
+        let reports = [entry("SM1", "sent", Some(DeliveryStatus::Sent), "old")];
         let batch = deliveries(&reports);
         let plan = plan(&batch, inserted(&[]), vec![summary("m1", "SM1")]).unwrap();
         assert_eq!(plan.outcomes, vec![(0, IngestOutcome::Duplicate)]);
@@ -354,10 +345,7 @@ mod tests {
     #[test]
     fn unknown_messages_wait_and_unknown_statuses_go_to_review() {
         let reports = [
-            (
-                report("SM-none", "sent", Some(DeliveryStatus::Sent)),
-                "a".to_owned(),
-            ),
+            entry("SM-none", "sent", Some(DeliveryStatus::Sent), "a"),
             (report("SM1", "teleported", None), "b".to_owned()),
             (report("SM-none", "teleported", None), "c".to_owned()),
         ];
@@ -389,10 +377,7 @@ mod tests {
 
     #[test]
     fn corrupt_stored_status_is_an_error_not_a_guess() {
-        let reports = [(
-            report("SM1", "sent", Some(DeliveryStatus::Sent)),
-            "a".to_owned(),
-        )];
+        let reports = [entry("SM1", "sent", Some(DeliveryStatus::Sent), "a")];
         let batch = deliveries(&reports);
         let mut broken = summary("m1", "SM1");
         broken.current_status = "bogus".to_owned();
