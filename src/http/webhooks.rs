@@ -58,7 +58,7 @@ async fn receive(
         url: &url,
         headers: &headers,
         body: &body,
-        now: ingest::now(),
+        now: chrono::Utc::now(),
     };
     let (_, ack) = state.ingest.handle(&provider, route, &request).await?;
     Ok(([(header::CONTENT_TYPE, ack.content_type)], ack.body).into_response())

@@ -7,8 +7,6 @@ mod writer;
 use std::collections::HashMap;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
-
 pub use writer::{WriteError, WriteQueue};
 
 use crate::crypto::{CryptoError, DataCipher};
@@ -180,14 +178,9 @@ fn content_type(request: &WebhookRequest<'_>) -> String {
         .to_owned()
 }
 
-pub fn route_name(route: Route) -> &'static str {
+fn route_name(route: Route) -> &'static str {
     match route {
         Route::Status => "status",
         Route::Inbound => "inbound",
     }
-}
-
-/// The current instant, for `WebhookRequest::now`.
-pub fn now() -> DateTime<Utc> {
-    Utc::now()
 }

@@ -78,17 +78,6 @@ pub enum IngestOutcome {
     Duplicate,
 }
 
-impl IngestOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Stored { .. } => "stored",
-            Self::Waiting => "waiting",
-            Self::Review => "review",
-            Self::Duplicate => "duplicate",
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductAction {
     pub kind: Option<String>,
