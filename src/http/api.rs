@@ -1,6 +1,7 @@
 //! The send-side JSON API of CONTRACT §4, for the product's backend.
 
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -54,9 +55,13 @@ impl FromRequestParts<AppState> for ApiClient {
     }
 }
 
-/// Parses a JSON body, naming the field on a type error.
-fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
+/// Parses a JSON body, naming the field on a type error. Takes the body
+/// extractor's result so that a body over the size limit also answers JSON.
+fn parse_json<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let body = body.map_err(|rejection| {
+        ApiError::new(rejection.status(), "bad_body", rejection.body_text())
+    })?;
+    let mut deserializer = serde_json::Deserializer::from_slice(&body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
         if e.inner().is_syntax() || e.inner().is_eof() {
@@ -76,9 +81,9 @@ fn now_us() -> i64 {
 async fn register(
     State(state): State<AppState>,
     _client: ApiClient,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let request: RegisterRequest = parse_json(&body)?;
+    let request: RegisterRequest = parse_json(body)?;
     let message = OutboundMessage::parse(request, &KNOWN)?;
     let fingerprint = {
         let canonical =
@@ -152,8 +157,9 @@ struct ProviderIdQuery {
 async fn find_by_provider_id(
     State(state): State<AppState>,
     _client: ApiClient,
-    Query(query): Query<ProviderIdQuery>,
+    query: Result<Query<ProviderIdQuery>, QueryRejection>,
 ) -> Result<Json<MessageView>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let pmid = outbound::required("provider_message_id", query.provider_message_id)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let message = state
@@ -173,9 +179,9 @@ async fn set_provider_message_id(
     State(state): State<AppState>,
     _client: ApiClient,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<MessageView>, ApiError> {
-    let request: PatchRequest = parse_json(&body)?;
+    let request: PatchRequest = parse_json(body)?;
     let pmid = outbound::required_text("provider_message_id", request.provider_message_id)?;
     let message = state.store.set_provider_message_id(&id, &pmid).await?;
     Ok(Json(MessageView::full(&state, &message).await?))
@@ -192,9 +198,9 @@ async fn record_retry(
     State(state): State<AppState>,
     _client: ApiClient,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<RetryView>), ApiError> {
-    let request: RetryRequest = parse_json(&body)?;
+    let request: RetryRequest = parse_json(body)?;
     let kind = outbound::one_of("kind", request.kind, &RETRY_KINDS)?.ok_or_else(|| {
         FieldError::new(
             "kind",

@@ -19,6 +19,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(webhooks::router())
         .merge(api::router())
         .merge(health::router())
+        .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -321,3 +321,41 @@ async fn health_and_readiness_answer() {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
 }
+
+#[tokio::test]
+async fn oversized_bodies_bad_queries_and_unknown_routes_answer_json_errors() {
+    let app = TestApp::spawn().await;
+    let mut big = full_request();
+    big["metadata"] = json!({"blob": "x".repeat(70 * 1024)});
+    let too_large = app.register(&big).await;
+    assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = too_large.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_body");
+
+    // Not valid UTF-8 once decoded: looked up as given (lossily), found nowhere.
+    let odd_query = app
+        .client
+        .get(app.url("/api/v1/messages?provider_message_id=%FF%FE"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(odd_query.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        odd_query.json::<Value>().await.unwrap()["error"]["code"],
+        "not_found"
+    );
+
+    let unknown = app
+        .client
+        .get(app.url("/api/v2/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        unknown.json::<Value>().await.unwrap()["error"]["code"],
+        "not_found"
+    );
+    assert_eq!(app.db.count("messages").await, 0);
+}
