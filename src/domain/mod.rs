@@ -5,6 +5,7 @@ pub mod event;
 pub mod outbound;
 pub mod phone;
 pub mod status;
+pub mod verification;
 
 pub use event::{DeliveryReport, InboundKeyword, InboundReport};
 pub use phone::{PhoneError, PhoneNumber};

@@ -210,7 +210,7 @@ fn time_zone(field: &str, value: Option<String>) -> Result<Option<String>, Field
         .map_err(|_| FieldError::new(field, "must be an IANA time zone name such as Europe/Paris"))
 }
 
-fn instant(field: &str, value: Option<String>) -> Result<Option<DateTime<Utc>>, FieldError> {
+pub fn instant(field: &str, value: Option<String>) -> Result<Option<DateTime<Utc>>, FieldError> {
     let Some(value) = value else {
         return Ok(None);
     };

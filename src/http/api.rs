@@ -57,7 +57,9 @@ impl FromRequestParts<AppState> for ApiClient {
 
 /// Parses a JSON body, naming the field on a type error. Takes the body
 /// extractor's result so that a body over the size limit also answers JSON.
-fn parse_json<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+pub(super) fn parse_json<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
     let body = body.map_err(|rejection| {
         ApiError::new(rejection.status(), "bad_body", rejection.body_text())
     })?;
@@ -74,7 +76,7 @@ fn parse_json<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Resul
     })
 }
 
-fn now_us() -> i64 {
+pub(super) fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 

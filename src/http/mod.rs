@@ -3,6 +3,7 @@
 mod api;
 mod error;
 mod health;
+mod verifications;
 mod views;
 mod webhooks;
 
@@ -18,6 +19,7 @@ pub fn build_router(state: AppState) -> Router {
     Router::new()
         .merge(webhooks::router())
         .merge(api::router())
+        .merge(verifications::router())
         .merge(health::router())
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -7,7 +7,7 @@ use super::error::ApiError;
 use crate::app::AppState;
 use crate::store::{EventRecord, MessageRecord, RetryRecord, StoreError};
 
-fn rfc3339(us: i64) -> Option<String> {
+pub(super) fn rfc3339(us: i64) -> Option<String> {
     DateTime::<Utc>::from_timestamp_micros(us)
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true))
 }

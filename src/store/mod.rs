@@ -76,6 +76,18 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_api_token(&self, token: &NewApiToken) -> Result<(), StoreError>;
 
+    /// Creates a verification with its opening event, in one transaction.
+    async fn create_verification(&self, verification: &NewVerification) -> Result<(), StoreError>;
+
+    /// Appends an event; `NotFound` when the verification does not exist.
+    async fn add_verification_event(&self, event: &NewVerificationEvent) -> Result<(), StoreError>;
+
+    /// A verification and its events in time order.
+    async fn verification(
+        &self,
+        id: &str,
+    ) -> Result<Option<(VerificationRecord, Vec<VerificationEventRecord>)>, StoreError>;
+
     async fn api_token_by_digest(&self, digest: &str)
     -> Result<Option<ApiTokenRecord>, StoreError>;
 }

@@ -233,3 +233,37 @@ pub struct ApiTokenRecord {
     pub created_at_us: i64,
     pub revoked_at_us: Option<i64>,
 }
+
+/// A verification and the `requested` event that opens it.
+#[derive(Debug, Clone)]
+pub struct NewVerification {
+    pub id: String,
+    pub user_ref: Option<String>,
+    pub created_at_us: i64,
+    pub first_event: NewVerificationEvent,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewVerificationEvent {
+    pub verification_id: String,
+    pub kind: &'static str,
+    pub message_id: Option<String>,
+    pub occurred_at_us: i64,
+    pub recorded_at_us: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct VerificationRecord {
+    pub id: String,
+    pub user_ref: Option<String>,
+    pub created_at_us: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct VerificationEventRecord {
+    pub id: i64,
+    pub kind: String,
+    pub message_id: Option<String>,
+    pub occurred_at_us: i64,
+    pub recorded_at_us: i64,
+}

@@ -240,6 +240,49 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn create_verification(&self, v: &NewVerification) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("INSERT INTO verifications (id, user_ref, created_at_us) VALUES ($1, $2, $3)")
+                    .bind(&v.id)
+                    .bind(&v.user_ref)
+                    .bind(v.created_at_us)
+                    .execute(&mut *tx)
+                    .await?;
+                Self::insert_verification_event(&mut tx, &v.first_event).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn add_verification_event(&self, e: &NewVerificationEvent) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                Self::insert_verification_event(&mut tx, e).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn verification(
+                &self,
+                id: &str,
+            ) -> Result<Option<(VerificationRecord, Vec<VerificationEventRecord>)>, StoreError> {
+                let mut conn = self.pool.acquire().await?;
+                let found: Option<VerificationRecord> =
+                    sqlx::query_as("SELECT id, user_ref, created_at_us FROM verifications WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                let Some(verification) = found else {
+                    return Ok(None);
+                };
+                let events = sqlx::query_as(
+                    "SELECT id, kind, message_id, occurred_at_us, recorded_at_us FROM verification_events \
+                     WHERE verification_id = $1 ORDER BY occurred_at_us, id",
+                )
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await?;
+                Ok(Some((verification, events)))
+            }
+
             async fn api_token_by_digest(
                 &self,
                 digest: &str,
@@ -254,6 +297,28 @@ macro_rules! impl_store {
         }
 
         impl $store {
+            async fn insert_verification_event(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                e: &NewVerificationEvent,
+            ) -> Result<(), StoreError> {
+                let inserted = sqlx::query(
+                    "INSERT INTO verification_events (verification_id, kind, message_id, occurred_at_us, \
+                     recorded_at_us) SELECT id, $2, $3, $4, $5 FROM verifications WHERE id = $1",
+                )
+                .bind(&e.verification_id)
+                .bind(e.kind)
+                .bind(&e.message_id)
+                .bind(e.occurred_at_us)
+                .bind(e.recorded_at_us)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
             async fn timeline(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 provider: &str,

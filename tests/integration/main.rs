@@ -6,4 +6,5 @@ mod cli;
 mod durability;
 mod helpers;
 mod migrations;
+mod verifications;
 mod webhooks;
