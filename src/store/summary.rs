@@ -346,8 +346,8 @@ mod tests {
     fn unknown_messages_wait_and_unknown_statuses_go_to_review() {
         let reports = [
             entry("SM-none", "sent", Some(DeliveryStatus::Sent), "a"),
-            (report("SM1", "teleported", None), "b".to_owned()),
-            (report("SM-none", "teleported", None), "c".to_owned()),
+            entry("SM1", "teleported", None, "b"),
+            entry("SM-none", "teleported", None, "c"),
         ];
         let batch = deliveries(&reports);
         let plan = plan(

@@ -42,16 +42,9 @@ async fn registering_returns_the_masked_message_with_its_country() {
     assert_eq!(shown["id"], body["id"]);
     assert_eq!(shown["events"], json!([]));
 
-    let by_provider: Value = app
-        .client
-        .get(app.url("/api/v1/messages?provider_message_id=SM-api-1"))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let by_provider = app
+        .get_json("/api/v1/messages?provider_message_id=SM-api-1")
+        .await;
     assert_eq!(by_provider["id"], body["id"]);
 }
 

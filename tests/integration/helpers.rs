@@ -257,16 +257,21 @@ impl TestApp {
         body["id"].as_str().expect("id").to_owned()
     }
 
-    pub async fn message(&self, id: &str) -> Value {
+    /// An authenticated API GET, answered 200 with JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
         let response = self
             .client
-            .get(self.url(&format!("/api/v1/messages/{id}")))
+            .get(self.url(path))
             .bearer_auth(API_TOKEN)
             .send()
             .await
             .expect("request");
-        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
         response.json().await.expect("json")
+    }
+
+    pub async fn message(&self, id: &str) -> Value {
+        self.get_json(&format!("/api/v1/messages/{id}")).await
     }
 
     pub async fn status_of(&self, id: &str) -> String {

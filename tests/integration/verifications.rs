@@ -63,19 +63,12 @@ async fn a_verification_follows_its_events_to_its_outcome() {
         ["requested", "checked", "resent", "failed", "completed"]
     );
 
-    let shown: Value = app
-        .client
-        .get(app.url(&format!(
+    let shown = app
+        .get_json(&format!(
             "/api/v1/verifications/{}",
             created["id"].as_str().unwrap()
-        )))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ))
+        .await;
     assert_eq!(shown["outcome"], "completed");
     assert_eq!(shown["events"].as_array().unwrap().len(), 5);
 }
