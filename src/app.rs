@@ -5,8 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use axum::extract::FromRef;
+use axum_csrf::{CsrfConfig, Key, SameSite};
+
+use crate::auth::LoginLimiter;
 use crate::config::{Config, DataKey};
-use crate::crypto::DataCipher;
+use crate::crypto::{DataCipher, derive_key};
 use crate::ingest::{Ingest, WriteQueue};
 use crate::metrics::Metrics;
 use crate::providers;
@@ -39,6 +43,14 @@ pub struct AppState {
     pub ingest: Arc<Ingest>,
     pub cipher: DataCipher,
     pub metrics: Metrics,
+    pub csrf: CsrfConfig,
+    pub login_limiter: Arc<LoginLimiter>,
+}
+
+impl FromRef<AppState> for CsrfConfig {
+    fn from_ref(state: &AppState) -> Self {
+        state.csrf.clone()
+    }
 }
 
 impl AppState {
@@ -53,6 +65,25 @@ impl AppState {
         )
         .await?;
         Ok(Self::assemble(config, &data_key, store, queue))
+    }
+
+    /// The housekeeping a serving process runs: expired sessions are deleted
+    /// and idle login throttles forgotten.
+    pub fn start_background_jobs(&self) {
+        use tower_sessions::session_store::ExpiredDeletion;
+        let sessions = self.store.session_store();
+        let limiter = Arc::clone(&self.login_limiter);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+            loop {
+                tick.tick().await;
+                if let Err(error) = sessions.delete_expired().await {
+                    tracing::warn!(%error, "could not delete expired sessions");
+                }
+                limiter.forget_idle();
+            }
+        });
+        tokio::spawn(crate::auth::password::warm_up());
     }
 
     fn assemble(config: Config, data_key: &DataKey, store: DynStore, queue: WriteQueue) -> Self {
@@ -70,14 +101,31 @@ impl AppState {
             }
         }
         let ingest = Ingest::new(enabled, queue, cipher.clone(), metrics.clone());
+        let csrf = csrf_config(data_key, config.uses_https());
         Self {
             config: Arc::new(config),
             store,
             ingest: Arc::new(ingest),
             cipher,
             metrics,
+            csrf,
+            login_limiter: Arc::new(LoginLimiter::default()),
         }
     }
+}
+
+/// CSRF cookies keyed from the data key: tokens survive restarts and are
+/// valid on every instance sharing the database.
+fn csrf_config(data_key: &DataKey, https: bool) -> CsrfConfig {
+    let key = derive_key::<64>(data_key, b"smstrail/v1/csrf-cookie");
+    let salt = hex::encode(derive_key::<32>(data_key, b"smstrail/v1/csrf-salt"));
+    CsrfConfig::default()
+        .with_key(Some(Key::from(&key)))
+        .with_salt(salt)
+        .with_cookie_name("smstrail_csrf")
+        .with_cookie_same_site(SameSite::Strict)
+        .with_http_only(true)
+        .with_secure(https)
 }
 
 /// The configured key; on the embedded SQLite default without one, a key

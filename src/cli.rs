@@ -10,7 +10,8 @@ use clap::{Parser, Subcommand};
 use crate::app::{AppState, StartError, resolve_data_key};
 use crate::config::Config;
 use crate::crypto::{random_bytes, token_digest};
-use crate::store::{self, NewApiToken};
+use crate::domain::account::{Role, audit, check_password, normalize_email};
+use crate::store::{self, NewApiToken, NewAuditEntry, NewUser, StoreError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,6 +37,24 @@ pub enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Manage the people who use the support UI.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. Prompts for the password on a terminal; otherwise reads
+    /// it from the first line of standard input.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// support or admin.
+        #[arg(long)]
+        role: String,
     },
 }
 
@@ -108,6 +127,9 @@ pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
         Command::Token {
             command: TokenCommand::Create { name },
         } => create_token(config, &name).await,
+        Command::User {
+            command: UserCommand::Add { email, role },
+        } => add_user(config, &email, &role).await,
     }
 }
 
@@ -120,6 +142,18 @@ async fn serve(config: Config) -> Result<(), CliError> {
             source,
         })?;
     let state = AppState::build(config).await?;
+    state.start_background_jobs();
+    let now = chrono::Utc::now().timestamp_micros();
+    let link =
+        crate::auth::setup::issue_link_if_needed(&state.store, &state.config.public_url, now)
+            .await
+            .map_err(StartError::from)?;
+    if let Some(link) = link {
+        tracing::warn!(
+            "no account exists yet: create the first admin at {link} (valid for 1 hour, single use; \
+             a restart prints a new link)"
+        );
+    }
     tracing::info!(address = %bind, public_url = %state.config.public_url, "smstrail listening");
     crate::serve(listener, state, crate::shutdown_signal()).await?;
     Ok(())
@@ -138,16 +172,92 @@ async fn create_token(config: Config, name: &str) -> Result<(), CliError> {
         .map_err(StartError::from)?;
     let bytes = random_bytes::<32>().map_err(|e| CliError::Usage(e.to_string()))?;
     let token = format!("smst_{}", URL_SAFE_NO_PAD.encode(bytes));
+    let now = chrono::Utc::now().timestamp_micros();
+    let id = uuid::Uuid::now_v7().to_string();
     store
-        .create_api_token(&NewApiToken {
-            id: uuid::Uuid::now_v7().to_string(),
-            name: name.to_owned(),
-            digest: token_digest(&token),
-            created_at_us: chrono::Utc::now().timestamp_micros(),
-        })
+        .create_api_token(
+            &NewApiToken {
+                id: id.clone(),
+                name: name.to_owned(),
+                digest: token_digest(&token),
+                created_at_us: now,
+            },
+            &NewAuditEntry {
+                at_us: now,
+                action: audit::TOKEN_CREATE,
+                target: Some(id),
+                detail: Some(format!("{name:?}, from the command line")),
+                ..NewAuditEntry::default()
+            },
+        )
         .await
         .map_err(StartError::from)?;
     println!("{token}");
     eprintln!("API token {name:?} created. It is shown only this once: store it now.");
     Ok(())
+}
+
+async fn add_user(config: Config, email: &str, role: &str) -> Result<(), CliError> {
+    let email = normalize_email(email).map_err(|e| CliError::Usage(format!("--email: {e}")))?;
+    let role: Role = role
+        .parse()
+        .map_err(|e| CliError::Usage(format!("--role: {e}")))?;
+    let password = read_new_password()?;
+    check_password(&password).map_err(CliError::Usage)?;
+    resolve_data_key(&config)?;
+    let store = store::open(&config.database_url)
+        .await
+        .map_err(StartError::from)?;
+    let password_hash = crate::auth::password::hash(password)
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let now = chrono::Utc::now().timestamp_micros();
+    let id = uuid::Uuid::now_v7().to_string();
+    let user = NewUser {
+        id: id.clone(),
+        email: email.clone(),
+        role: role.as_str().to_owned(),
+        password_hash,
+        created_at_us: now,
+    };
+    let entry = NewAuditEntry {
+        at_us: now,
+        action: audit::USER_ADD,
+        target: Some(email.clone()),
+        detail: Some(format!("role {role}, from the command line")),
+        ..NewAuditEntry::default()
+    };
+    match store.create_user(&user, &entry).await {
+        Ok(_) => {
+            eprintln!("user {email} added with role {role}");
+            Ok(())
+        }
+        Err(StoreError::Conflict(_)) => Err(CliError::Usage(format!(
+            "a user with email {email} exists already"
+        ))),
+        Err(other) => Err(StartError::from(other).into()),
+    }
+}
+
+/// On a terminal: asked twice without echo. From a pipe: the first line.
+fn read_new_password() -> Result<String, CliError> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Repeat the password: ")?;
+        if first != second {
+            return Err(CliError::Usage("the passwords differ".to_owned()));
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        return Err(CliError::Usage(
+            "no password on standard input (give it as the first line)".to_owned(),
+        ));
+    }
+    Ok(password.to_owned())
 }

@@ -173,6 +173,11 @@ impl Config {
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
+
+    /// Cookies get the `Secure` flag when people reach us over https.
+    pub fn uses_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
 }
 
 impl Layers {

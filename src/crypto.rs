@@ -102,6 +102,16 @@ impl DataCipher {
 }
 
 /// Random bytes for tokens and generated keys.
+/// Key material for another purpose (the CSRF cookie key, say), derived
+/// from the data key so that it survives restarts and is shared by every
+/// instance without another secret to configure.
+pub fn derive_key<const N: usize>(key: &DataKey, purpose: &[u8]) -> [u8; N] {
+    let mut out = [0u8; N];
+    // N is a small constant, far below HKDF-SHA256's 8160-byte limit.
+    let _ = Hkdf::<Sha256>::new(None, key.bytes()).expand(purpose, &mut out);
+    out
+}
+
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|_| CryptoError::NoRandomness)?;

@@ -7,6 +7,7 @@
 //! `store` (the only place with SQL).
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod crypto;

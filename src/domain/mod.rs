@@ -1,12 +1,21 @@
 //! The domain: plain Rust, no I/O. Status model, normalized reports, phone
 //! numbers and the rules that combine them.
 
+pub mod error_catalog;
 pub mod event;
+pub mod guidance;
 pub mod outbound;
 pub mod phone;
 pub mod status;
+pub mod timeline;
+pub mod timezones;
 pub mod verification;
 
+pub use error_catalog::{ErrorNote, Finality};
 pub use event::{DeliveryReport, InboundKeyword, InboundReport};
 pub use phone::{PhoneError, PhoneNumber};
 pub use status::{DeliveryStatus, StatusAt};
+pub use timeline::{EventAnnotation, TimelineEvent};
+pub use timezones::RecipientZone;
+pub mod account;
+pub mod search;

@@ -3,6 +3,7 @@
 mod api;
 mod error;
 mod health;
+mod ui;
 mod verifications;
 mod views;
 mod webhooks;
@@ -21,6 +22,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(api::router())
         .merge(verifications::router())
         .merge(health::router())
+        .merge(ui::router(&state))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

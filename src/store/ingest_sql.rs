@@ -86,6 +86,7 @@ macro_rules! impl_ingest {
                     .await?
                     .into_iter()
                     .collect();
+                Self::count_duplicates(conn, deliveries, &inserted).await?;
                 if inserted.is_empty() {
                     return Ok(deliveries.iter().map(|d| (d.index, IngestOutcome::Duplicate)).collect());
                 }
@@ -112,6 +113,45 @@ macro_rules! impl_ingest {
                 }
                 Self::write_summaries(conn, &plan.touched).await?;
                 Ok(plan.outcomes)
+            }
+
+            /// Counts the copies of already stored callbacks (providers retry), so
+            /// the timeline can say how often each event was delivered.
+            async fn count_duplicates(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                deliveries: &[Delivery<'_>],
+                inserted: &std::collections::HashMap<String, i64>,
+            ) -> Result<(), StoreError> {
+                let mut copies: std::collections::BTreeMap<&str, (i64, i64)> = Default::default();
+                let mut first_seen = std::collections::HashSet::new();
+                for d in deliveries {
+                    let stored_now = inserted.contains_key(d.dedup_key) && first_seen.insert(d.dedup_key);
+                    if !stored_now {
+                        let entry = copies.entry(d.dedup_key).or_insert((0, d.received_at_us));
+                        entry.0 += 1;
+                        entry.1 = entry.1.max(d.received_at_us);
+                    }
+                }
+                if copies.is_empty() {
+                    return Ok(());
+                }
+                let mut upsert = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO event_duplicates (event_id, count, last_received_at_us) \
+                     SELECT e.id, v.column2, v.column3 FROM (",
+                );
+                upsert.push_values(&copies, |mut row, (key, (count, last))| {
+                    row.push_bind(*key).push_bind(*count).push_bind(*last);
+                });
+                // `WHERE TRUE` keeps SQLite's parser from reading ON CONFLICT as a join clause.
+                upsert.push(
+                    ") AS v JOIN message_events e ON e.dedup_key = v.column1 WHERE TRUE \
+                     ON CONFLICT (event_id) DO UPDATE SET count = event_duplicates.count + excluded.count, \
+                     last_received_at_us = CASE WHEN excluded.last_received_at_us > \
+                     event_duplicates.last_received_at_us THEN excluded.last_received_at_us \
+                     ELSE event_duplicates.last_received_at_us END",
+                );
+                upsert.build().execute(&mut *conn).await?;
+                Ok(())
             }
 
             async fn insert_unmatched(

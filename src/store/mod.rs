@@ -5,19 +5,27 @@
 //! on both backends, so one SQL text and one Rust type serve SQLite and
 //! PostgreSQL alike and ordering is numeric everywhere.
 
+mod accounts;
+mod accounts_sql;
 mod ingest_sql;
 mod postgres;
 mod records;
+mod sessions;
 mod sql;
 mod sqlite;
 mod summary;
+mod support;
+mod support_sql;
 
 use async_trait::async_trait;
 use std::sync::Arc;
 
+pub use accounts::*;
 pub use postgres::PgStore;
 pub use records::*;
+pub use sessions::SessionBackend;
 pub use sqlite::SqliteStore;
+pub use support::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -34,8 +42,10 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// Everything the app asks of its database; the accounts and support-UI
+/// halves live in their own traits to keep each file small.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccountStore + SupportStore + Send + Sync + 'static {
     /// Whether the database answers a query.
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -73,8 +83,6 @@ pub trait Store: Send + Sync + 'static {
     async fn review_items(&self, limit: i64) -> Result<Vec<ReviewRecord>, StoreError>;
 
     async fn inbound_messages(&self, limit: i64) -> Result<Vec<InboundRecord>, StoreError>;
-
-    async fn create_api_token(&self, token: &NewApiToken) -> Result<(), StoreError>;
 
     /// Creates a verification with its opening event, in one transaction.
     async fn create_verification(&self, verification: &NewVerification) -> Result<(), StoreError>;

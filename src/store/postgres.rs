@@ -5,11 +5,15 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
+use super::accounts::*;
+use super::accounts_sql::*;
 use super::ingest_sql::impl_ingest;
 use super::records::*;
 use super::sql::*;
 use super::summary::*;
-use super::{OpenOptions, StoreError};
+use super::support::*;
+use super::support_sql::impl_support;
+use super::{OpenOptions, SessionBackend, StoreError};
 
 pub struct PgStore {
     pool: PgPool,
@@ -54,3 +58,5 @@ impl PgStore {
 
 impl_store!(PgStore, Postgres);
 impl_ingest!(PgStore, Postgres);
+impl_accounts!(PgStore, Postgres);
+impl_support!(PgStore, Postgres);

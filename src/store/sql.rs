@@ -226,20 +226,6 @@ macro_rules! impl_store {
                 .await?)
             }
 
-            async fn create_api_token(&self, t: &NewApiToken) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO api_tokens (id, name, digest, created_at_us) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(&t.id)
-                .bind(&t.name)
-                .bind(&t.digest)
-                .bind(t.created_at_us)
-                .execute(&self.pool)
-                .await
-                .map_err(|e| conflict_or(e, "token already exists"))?;
-                Ok(())
-            }
-
             async fn create_verification(&self, v: &NewVerification) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
                 sqlx::query("INSERT INTO verifications (id, user_ref, created_at_us) VALUES ($1, $2, $3)")
@@ -273,13 +259,7 @@ macro_rules! impl_store {
                 let Some(verification) = found else {
                     return Ok(None);
                 };
-                let events = sqlx::query_as(
-                    "SELECT id, kind, message_id, occurred_at_us, recorded_at_us FROM verification_events \
-                     WHERE verification_id = $1 ORDER BY occurred_at_us, id",
-                )
-                .bind(id)
-                .fetch_all(&mut *conn)
-                .await?;
+                let events = Self::verification_events(&mut conn, id).await?;
                 Ok(Some((verification, events)))
             }
 
@@ -297,6 +277,19 @@ macro_rules! impl_store {
         }
 
         impl $store {
+            async fn verification_events(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                verification_id: &str,
+            ) -> Result<Vec<VerificationEventRecord>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT id, kind, message_id, occurred_at_us, recorded_at_us FROM verification_events \
+                     WHERE verification_id = $1 ORDER BY occurred_at_us, id",
+                )
+                .bind(verification_id)
+                .fetch_all(&mut *conn)
+                .await?)
+            }
+
             async fn insert_verification_event(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 e: &NewVerificationEvent,

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use smstrail::AppState;
 use smstrail::config::{Config, DataKey};
 use smstrail::providers::{standard, twilio};
-use smstrail::store::NewApiToken;
+use smstrail::store::{NewApiToken, NewAuditEntry};
 use tokio::sync::oneshot;
 
 pub const PUBLIC_URL: &str = "https://smstrail.example.com";
@@ -189,12 +189,18 @@ impl TestApp {
         let state = AppState::build(config).await.expect("build app");
         state
             .store
-            .create_api_token(&NewApiToken {
-                id: uuid::Uuid::now_v7().to_string(),
-                name: "tests".to_owned(),
-                digest: smstrail::crypto::token_digest(API_TOKEN),
-                created_at_us: 0,
-            })
+            .create_api_token(
+                &NewApiToken {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    name: "tests".to_owned(),
+                    digest: smstrail::crypto::token_digest(API_TOKEN),
+                    created_at_us: 0,
+                },
+                &NewAuditEntry {
+                    action: "token_create",
+                    ..NewAuditEntry::default()
+                },
+            )
             .await
             .expect("create API token");
 

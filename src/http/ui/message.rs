@@ -1,0 +1,443 @@
+//! `/messages/{id}`: everything an agent needs about one message on one
+//! page, and `POST /messages/{id}/reveal`, the audited way to see the number.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_csrf::CsrfToken;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use super::error::UiError;
+use super::page::{Chrome, audit_by, now_us, render};
+use super::session::{Agent, ClientAddr, CsrfForm};
+use crate::app::AppState;
+use crate::crypto::DataCipher;
+use crate::domain::account::audit;
+use crate::domain::error_catalog::{ErrorNote, explain, status_note};
+use crate::domain::guidance::next_step;
+use crate::domain::phone::mask_numbers_in_text;
+use crate::domain::timeline::{TimelineEvent, annotate};
+use crate::domain::timezones::{RecipientZone, format_duration_us, format_instant, recipient_zone};
+use crate::domain::verification::{VerificationEventKind, outcome};
+use crate::domain::{DeliveryStatus, StatusAt};
+use crate::store::{EventRecord, MessageRecord};
+
+/// One instant three ways.
+pub struct Times {
+    utc: String,
+    agent: String,
+    recipient: Option<String>,
+}
+
+struct Zones {
+    agent: Tz,
+    recipient: Option<Tz>,
+}
+
+impl Zones {
+    fn times(&self, us: i64) -> Times {
+        Times {
+            utc: format_instant(us, Tz::UTC),
+            agent: format_instant(us, self.agent),
+            recipient: self.recipient.map(|zone| format_instant(us, zone)),
+        }
+    }
+}
+
+struct Summary {
+    id: String,
+    provider_message_id: Option<String>,
+    recipient_masked: String,
+    status: String,
+    raw_status: String,
+    error_code: Option<String>,
+    is_final: bool,
+    status_note: &'static str,
+    requested: Times,
+    sent: Option<Times>,
+    action_text: String,
+    action_url: Option<String>,
+    country: String,
+    sender: String,
+    provider: String,
+    template: String,
+    use_case: String,
+    user_ref: String,
+    error: Option<&'static ErrorNote>,
+    next_step: &'static str,
+}
+
+struct EventRow {
+    status: String,
+    raw_status: String,
+    error_code: Option<String>,
+    error: Option<&'static ErrorNote>,
+    provider_time: Option<Times>,
+    received: Times,
+    latency: String,
+    duplicates: i64,
+    changed_summary: bool,
+    out_of_order: bool,
+    content_type: String,
+    payload: String,
+}
+
+struct RetryRow {
+    kind: String,
+    new_message_id: Option<String>,
+    reason: Option<String>,
+    at: String,
+}
+
+struct VerificationRow {
+    id: String,
+    outcome: &'static str,
+    steps: Vec<(String, String)>,
+}
+
+struct InboundRow {
+    at: String,
+    to: String,
+    keyword: Option<String>,
+    body: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "message.html")]
+struct MessagePage {
+    chrome: Chrome,
+    m: Summary,
+    revealed: Option<String>,
+    reveal_error: Option<String>,
+    agent_zone: String,
+    recipient_zone_known: bool,
+    recipient_zone_note: String,
+    events: Vec<EventRow>,
+    retries: Vec<RetryRow>,
+    verifications: Vec<VerificationRow>,
+    inbound: Vec<InboundRow>,
+}
+
+/// How many inbound messages of the number the page lists.
+const INBOUND_SHOWN: i64 = 50;
+
+pub async fn message(
+    State(state): State<AppState>,
+    agent: Agent,
+    token: CsrfToken,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let page = load_page(&state, &agent, &token, &id).await?;
+    Ok(render(token, page))
+}
+
+#[derive(Deserialize)]
+pub struct RevealForm {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn reveal(
+    State(state): State<AppState>,
+    agent: Agent,
+    addr: ClientAddr,
+    Path(id): Path<String>,
+    CsrfForm { form, token }: CsrfForm<RevealForm>,
+) -> Result<Response, UiError> {
+    let mut page = load_page(&state, &agent, &token, &id).await?;
+    let reason = form.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        page.reveal_error =
+            Some("Give a reason (up to 500 characters) to reveal the number.".to_owned());
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(token, page)).into_response());
+    }
+    let grant = state.store.live_grant(&agent.user.id, now_us()).await?;
+    let mut entry = audit_by(&agent, &addr, audit::REVEAL);
+    entry.message_id = Some(id.clone());
+    entry.reason = Some(reason.to_owned());
+    let Some(grant) = grant else {
+        entry.action = audit::REVEAL_DENIED;
+        entry.detail = Some("no live reveal grant".to_owned());
+        state.store.append_audit(&entry).await?;
+        page.reveal_error = Some(
+            "You have no live reveal grant: ask an admin for one. This attempt was recorded."
+                .to_owned(),
+        );
+        return Ok((StatusCode::FORBIDDEN, render(token, page)).into_response());
+    };
+    let message = state
+        .store
+        .message(&id)
+        .await?
+        .ok_or_else(|| UiError::not_found("Message"))?;
+    let number = state.cipher.open(&message.recipient_sealed).map_err(|e| {
+        tracing::error!(message = %id, error = %e, "cannot decrypt a recipient");
+        UiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The stored number cannot be decrypted with this data key.",
+        )
+    })?;
+    entry.detail = Some(format!("grant {}", grant.id));
+    // Audited before the number leaves: no record, no reveal.
+    state.store.append_audit(&entry).await?;
+    page.revealed = Some(String::from_utf8_lossy(&number).into_owned());
+    Ok(render(token, page))
+}
+
+async fn load_page(
+    state: &AppState,
+    agent: &Agent,
+    token: &CsrfToken,
+    id: &str,
+) -> Result<MessagePage, UiError> {
+    let store = &state.store;
+    let message = store
+        .message(id)
+        .await?
+        .ok_or_else(|| UiError::not_found("Message"))?;
+    let events = store.events(&message).await?;
+    let event_ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    let duplicates = store.duplicate_counts(&event_ids).await?;
+    let retries = store.retries(&message.id).await?;
+    let verifications = store.verifications_of_message(&message.id).await?;
+    let inbound = store
+        .inbound_from(&message.recipient_hash, INBOUND_SHOWN)
+        .await?;
+
+    let (recipient, recipient_zone_note) = describe_recipient_zone(&message);
+    let zones = Zones {
+        agent: agent.zone,
+        recipient,
+    };
+    let rows = event_rows(&message, &events, &duplicates, &zones, &state.cipher);
+    Ok(MessagePage {
+        chrome: Chrome::new(token, Some(agent), "search")?,
+        m: summary(&message, &zones),
+        revealed: None,
+        reveal_error: None,
+        agent_zone: agent.zone.name().to_owned(),
+        recipient_zone_known: recipient.is_some(),
+        recipient_zone_note,
+        events: rows,
+        retries: retries
+            .into_iter()
+            .map(|r| RetryRow {
+                kind: r.kind,
+                new_message_id: r.new_message_id,
+                reason: r.reason,
+                at: format_instant(r.created_at_us, agent.zone),
+            })
+            .collect(),
+        verifications: verifications
+            .into_iter()
+            .map(|(v, events)| {
+                let kinds: Vec<(VerificationEventKind, i64)> = events
+                    .iter()
+                    .filter_map(|e| {
+                        Some((VerificationEventKind::parse(&e.kind)?, e.occurred_at_us))
+                    })
+                    .collect();
+                VerificationRow {
+                    id: v.id,
+                    outcome: outcome(&kinds),
+                    steps: events
+                        .into_iter()
+                        .map(|e| (e.kind, format_instant(e.occurred_at_us, agent.zone)))
+                        .collect(),
+                }
+            })
+            .collect(),
+        inbound: inbound
+            .into_iter()
+            .map(|i| InboundRow {
+                at: format_instant(
+                    i.provider_occurred_at_us.unwrap_or(i.received_at_us),
+                    agent.zone,
+                ),
+                to: i.recipient_identity,
+                keyword: i.keyword,
+                body: open_masked(&state.cipher, &i.body_sealed),
+            })
+            .collect(),
+    })
+}
+
+fn describe_recipient_zone(m: &MessageRecord) -> (Option<Tz>, String) {
+    match recipient_zone(
+        m.recipient_timezone.as_deref(),
+        m.destination_country.as_deref(),
+    ) {
+        RecipientZone::Given(zone) => (
+            Some(zone),
+            format!(
+                "The recipient's zone, {}, was given when the message was registered.",
+                zone.name()
+            ),
+        ),
+        RecipientZone::FromCountry(zone) => (
+            Some(zone),
+            format!(
+                "The recipient's zone, {}, is the only one of their country.",
+                zone.name()
+            ),
+        ),
+        RecipientZone::Ambiguous { country, zones } => (
+            None,
+            format!(
+                "The recipient's local time is not shown: {country} has {} time zones and none was given for this message.",
+                zones.len()
+            ),
+        ),
+        RecipientZone::Unknown => (
+            None,
+            "The recipient's local time is not shown: their country is unknown.".to_owned(),
+        ),
+    }
+}
+
+fn text_or_dash(value: &Option<String>) -> String {
+    value.clone().unwrap_or_else(|| "—".to_owned())
+}
+
+fn summary(m: &MessageRecord, zones: &Zones) -> Summary {
+    let status = m
+        .current_status
+        .parse::<DeliveryStatus>()
+        .unwrap_or(DeliveryStatus::Unknown);
+    let error = m
+        .current_error_code
+        .as_deref()
+        .and_then(|code| explain(&m.provider, code));
+    let action_text = match (&m.product_action_kind, &m.product_action_ref) {
+        (None, None) => "—".to_owned(),
+        (kind, reference) => format!(
+            "{} {}",
+            kind.as_deref().unwrap_or("action"),
+            reference.as_deref().unwrap_or("")
+        )
+        .trim()
+        .to_owned(),
+    };
+    // Only web links: a javascript: or data: URL must never become clickable.
+    let action_url = m
+        .product_action_url
+        .clone()
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+    Summary {
+        id: m.id.clone(),
+        provider_message_id: m.provider_message_id.clone(),
+        recipient_masked: m.recipient_masked.clone(),
+        status: m.current_status.clone(),
+        raw_status: m
+            .current_raw_status
+            .clone()
+            .unwrap_or_else(|| "none yet".to_owned()),
+        error_code: m.current_error_code.clone(),
+        is_final: m.is_final,
+        status_note: status_note(status),
+        requested: zones.times(m.created_at_us),
+        sent: m.sent_at_us.map(|us| zones.times(us)),
+        action_text,
+        action_url,
+        country: text_or_dash(&m.destination_country),
+        sender: match (&m.sender_identity, &m.sender_type) {
+            (Some(identity), Some(kind)) => format!("{identity} ({kind})"),
+            (identity, _) => text_or_dash(identity),
+        },
+        provider: m.provider.clone(),
+        template: text_or_dash(&m.template_key),
+        use_case: text_or_dash(&m.use_case),
+        user_ref: text_or_dash(&m.user_ref),
+        error,
+        next_step: next_step(
+            status,
+            error,
+            m.current_error_code.is_some(),
+            now_us() - m.status_at_us,
+        ),
+    }
+}
+
+fn event_rows(
+    m: &MessageRecord,
+    events: &[EventRecord],
+    duplicates: &std::collections::HashMap<i64, i64>,
+    zones: &Zones,
+    cipher: &DataCipher,
+) -> Vec<EventRow> {
+    let timeline: Vec<TimelineEvent> = events
+        .iter()
+        .map(|e| TimelineEvent {
+            id: e.id,
+            status: e.status.as_deref().and_then(|s| s.parse().ok()),
+            provider_at_us: e.provider_occurred_at_us,
+            received_at_us: e.received_at_us,
+        })
+        .collect();
+    let created = DateTime::<Utc>::from_timestamp_micros(m.created_at_us).unwrap_or_default();
+    let initial = StatusAt {
+        status: DeliveryStatus::Accepted,
+        at: created,
+    };
+    let notes = annotate(initial, &timeline);
+    events
+        .iter()
+        .zip(notes)
+        .map(|(e, note)| EventRow {
+            status: e.status.clone().unwrap_or_else(|| "unmapped".to_owned()),
+            raw_status: e.raw_status.clone(),
+            error_code: e.error_code.clone(),
+            error: e
+                .error_code
+                .as_deref()
+                .and_then(|code| explain(&e.provider, code)),
+            provider_time: e.provider_occurred_at_us.map(|us| zones.times(us)),
+            received: zones.times(e.received_at_us),
+            latency: note
+                .latency_us
+                .map(format_duration_us)
+                .unwrap_or_else(|| "—".to_owned()),
+            duplicates: duplicates.get(&e.id).copied().unwrap_or(0),
+            changed_summary: note.changed_summary,
+            out_of_order: note.arrived_out_of_order,
+            content_type: e.content_type.clone(),
+            payload: readable_payload(&e.content_type, &open_masked(cipher, &e.raw_payload_sealed)),
+        })
+        .collect()
+}
+
+/// Decrypts stored text and masks every phone number in it.
+fn open_masked(cipher: &DataCipher, sealed: &[u8]) -> String {
+    match cipher.open(sealed) {
+        Ok(bytes) => mask_numbers_in_text(&String::from_utf8_lossy(&bytes)),
+        Err(_) => "(cannot be decrypted with this data key)".to_owned(),
+    }
+}
+
+/// A form body one field per line, so agents can read it; JSON as sent.
+fn readable_payload(content_type: &str, masked: &str) -> String {
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        masked
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, value)) => format!("{key} = {}", decode_component(value)),
+                None => pair.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        masked.to_owned()
+    }
+}
+
+/// Percent-decoding after masking: the masked digits are already '•'.
+fn decode_component(value: &str) -> String {
+    form_urlencoded::parse(format!("v={value}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| value.to_owned())
+}

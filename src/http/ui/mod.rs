@@ -1,0 +1,49 @@
+//! The support UI (CONTRACT §5): server-rendered pages, sessions in the
+//! database, a CSRF check on every POST, and headers that keep personal data
+//! out of caches and other sites' frames.
+
+mod account;
+mod admin;
+mod assets;
+mod error;
+mod message;
+mod page;
+mod search;
+mod security;
+mod session;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tower_sessions::cookie::time::Duration;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::app::AppState;
+
+/// Sessions end after this long without a request.
+pub const SESSION_IDLE: Duration = Duration::hours(8);
+pub const SESSION_COOKIE: &str = "smstrail_session";
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let sessions = SessionManagerLayer::new(state.store.session_store())
+        .with_name(SESSION_COOKIE)
+        .with_same_site(tower_sessions::cookie::SameSite::Strict)
+        .with_http_only(true)
+        .with_secure(state.config.uses_https())
+        .with_expiry(Expiry::OnInactivity(SESSION_IDLE));
+    let pages = Router::new()
+        .route("/", get(search::search))
+        .route("/login", get(account::login_page).post(account::login))
+        .route("/logout", post(account::logout))
+        .route("/setup", get(account::setup_page).post(account::setup))
+        .route("/settings", get(account::settings))
+        .route("/settings/timezone", post(account::set_timezone))
+        .route("/settings/password", post(account::change_password))
+        .route("/messages/{id}", get(message::message))
+        .route("/messages/{id}/reveal", post(message::reveal))
+        .merge(admin::router())
+        .layer(sessions)
+        .layer(axum::middleware::from_fn(security::page_headers));
+    Router::new()
+        .merge(pages)
+        .merge(assets::router().layer(axum::middleware::from_fn(security::asset_headers)))
+}

@@ -1,0 +1,101 @@
+//! What every page shares: the header (who is logged in, the admin links)
+//! and the CSRF token its forms carry, plus small helpers for audit entries
+//! and time input.
+
+use axum::response::{IntoResponse, Response};
+use axum_csrf::CsrfToken;
+use chrono::{NaiveDate, TimeZone};
+use chrono_tz::Tz;
+
+use super::error::UiError;
+use super::session::{Agent, ClientAddr};
+use crate::store::NewAuditEntry;
+
+pub struct Chrome {
+    pub csrf: String,
+    pub email: Option<String>,
+    pub is_admin: bool,
+    /// Which navigation link is current.
+    pub nav: &'static str,
+}
+
+impl Chrome {
+    pub fn new(
+        token: &CsrfToken,
+        agent: Option<&Agent>,
+        nav: &'static str,
+    ) -> Result<Self, UiError> {
+        let csrf = token.authenticity_token().map_err(|e| {
+            UiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot make a CSRF token: {e}"),
+            )
+        })?;
+        Ok(Self {
+            csrf,
+            email: agent.map(|a| a.user.email.clone()),
+            is_admin: agent.is_some_and(Agent::is_admin),
+            nav,
+        })
+    }
+}
+
+/// The page with the CSRF cookie set alongside.
+pub fn render(token: CsrfToken, page: impl IntoResponse) -> Response {
+    (token, page).into_response()
+}
+
+pub fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// An audit entry by `agent` from `addr`, to be completed by the caller.
+pub fn audit_by(agent: &Agent, addr: &ClientAddr, action: &'static str) -> NewAuditEntry {
+    NewAuditEntry {
+        at_us: now_us(),
+        actor_id: Some(agent.user.id.clone()),
+        actor_email: Some(agent.user.email.clone()),
+        action,
+        client_addr: Some(addr.0.to_string()),
+        ..NewAuditEntry::default()
+    }
+}
+
+/// A `YYYY-MM-DD` date box: the start of that day in `zone`, or of the next
+/// day when `end` (date ranges are inclusive of their last day). Empty is
+/// no bound.
+pub fn day_bound(
+    text: Option<&str>,
+    zone: Tz,
+    end: bool,
+    field: &str,
+) -> Result<Option<i64>, UiError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        UiError::bad_request(format!("{field}: {text:?} is not a date (YYYY-MM-DD)."))
+    })?;
+    let day = if end {
+        day.succ_opt().unwrap_or(day)
+    } else {
+        day
+    };
+    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    let instant = zone
+        .from_local_datetime(&midnight)
+        .earliest()
+        .ok_or_else(|| {
+            UiError::bad_request(format!("{field}: {text:?} has no midnight in {zone}."))
+        })?;
+    Ok(Some(instant.timestamp_micros()))
+}
+
+/// Empty form fields and query parameters mean "not given".
+pub fn given(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}

@@ -1,0 +1,242 @@
+//! `/`: one box for a phone number or an identifier, filters, and keyset
+//! pagination, newest first.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum_csrf::CsrfToken;
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::error::UiError;
+use super::page::{Chrome, day_bound, given, render};
+use super::session::Agent;
+use crate::app::AppState;
+use crate::domain::DeliveryStatus;
+use crate::domain::search::{SearchTerm, classify};
+use crate::domain::timezones::format_instant;
+use crate::store::{MessageQuery, MessageRecord, SearchKey};
+
+const PAGE_SIZE: i64 = 50;
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SearchForm {
+    q: String,
+    status: String,
+    country: String,
+    provider: String,
+    sender: String,
+    template: String,
+    use_case: String,
+    from: String,
+    to: String,
+    /// `created_at_us~id` of the last row of the previous page.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    before: String,
+}
+
+impl SearchForm {
+    fn has_filters(&self) -> bool {
+        [
+            &self.status,
+            &self.country,
+            &self.provider,
+            &self.sender,
+            &self.template,
+            &self.use_case,
+            &self.from,
+            &self.to,
+        ]
+        .iter()
+        .any(|v| !v.trim().is_empty())
+    }
+}
+
+pub struct Row {
+    id: String,
+    recipient_masked: String,
+    status: String,
+    is_final: bool,
+    country: String,
+    provider: String,
+    template: String,
+    use_case: String,
+    created: String,
+    updated: String,
+    matched: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "search.html")]
+struct SearchPage {
+    chrome: Chrome,
+    form: SearchForm,
+    statuses: Vec<&'static str>,
+    zone: String,
+    filters_open: bool,
+    rows: Vec<Row>,
+    show_matched: bool,
+    matched: Option<String>,
+    hint: Option<String>,
+    error: Option<String>,
+    next_page: Option<String>,
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    agent: Agent,
+    token: CsrfToken,
+    Query(form): Query<SearchForm>,
+) -> Result<Response, UiError> {
+    let mut page = SearchPage {
+        chrome: Chrome::new(&token, Some(&agent), "search")?,
+        statuses: DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect(),
+        zone: agent.zone.name().to_owned(),
+        filters_open: form.has_filters(),
+        rows: Vec::new(),
+        show_matched: false,
+        matched: None,
+        hint: None,
+        error: None,
+        next_page: None,
+        form,
+    };
+    let mut query = match build_query(&page.form, agent.zone) {
+        Ok(query) => query,
+        Err(error) => {
+            page.error = Some(error);
+            return Ok(render(token, page));
+        }
+    };
+    let term = classify(&page.form.q);
+    let identifier = match &term {
+        SearchTerm::Empty => None,
+        SearchTerm::Phone(number) => {
+            query.key = Some(SearchKey::RecipientHash(
+                state.cipher.phone_hash(number.e164()),
+            ));
+            page.matched = Some(format!(
+                "Searched by phone number {} (matched through its keyed hash).",
+                number.masked()
+            ));
+            None
+        }
+        SearchTerm::Identifier { text, phone_hint } => {
+            page.hint = phone_hint.clone();
+            query.key = Some(SearchKey::Identifier(text.clone()));
+            Some(text.clone())
+        }
+        SearchTerm::InvalidPhone(error) => {
+            page.error = Some(error.clone());
+            return Ok(render(token, page));
+        }
+    };
+    query.limit = PAGE_SIZE + 1;
+    let mut found = state.store.search_messages(&query).await?;
+    let more = found.len() as i64 > PAGE_SIZE;
+    found.truncate(PAGE_SIZE as usize);
+    if more && let Some(last) = found.last() {
+        let mut next = page.form.clone();
+        next.before = format!("{}~{}", last.created_at_us, last.id);
+        page.next_page = serde_urlencoded::to_string(&next)
+            .ok()
+            .map(|q| format!("/?{q}"));
+    }
+    if let Some(text) = &identifier {
+        let mut keys: Vec<&str> = found.iter().flat_map(|m| matched_keys(m, text)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        page.show_matched = true;
+        if !keys.is_empty() {
+            page.matched = Some(format!("{text:?} matched the {}.", keys.join(", the ")));
+        }
+    }
+    page.rows = found
+        .iter()
+        .map(|m| row(m, agent.zone, identifier.as_deref()))
+        .collect();
+    Ok(render(token, page))
+}
+
+fn build_query(form: &SearchForm, zone: Tz) -> Result<MessageQuery, String> {
+    let status = given(&Some(form.status.clone()));
+    if let Some(status) = &status
+        && !DeliveryStatus::ALL.iter().any(|s| s.as_str() == status)
+    {
+        return Err(format!("Unknown status {status:?}."));
+    }
+    let country = given(&Some(form.country.clone())).map(|c| c.to_uppercase());
+    if let Some(country) = &country
+        && (country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()))
+    {
+        return Err(format!(
+            "Country {country:?} is not a two-letter ISO code (e.g. US)."
+        ));
+    }
+    let bound = |text: &str, end, field| {
+        day_bound(Some(text), zone, end, field).map_err(|e| match e {
+            UiError::Page { message, .. } => message,
+            other => format!("{other:?}"),
+        })
+    };
+    let before = match given(&Some(form.before.clone())) {
+        None => None,
+        Some(cursor) => {
+            let parsed = cursor
+                .split_once('~')
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())));
+            Some(parsed.ok_or("The page link is damaged: start the search again.")?)
+        }
+    };
+    Ok(MessageQuery {
+        key: None,
+        status,
+        country,
+        provider: given(&Some(form.provider.clone())).map(|p| p.to_lowercase()),
+        sender_identity: given(&Some(form.sender.clone())),
+        template_key: given(&Some(form.template.clone())),
+        use_case: given(&Some(form.use_case.clone())),
+        from_us: bound(&form.from, false, "From")?,
+        to_us: bound(&form.to, true, "To")?,
+        before,
+        limit: PAGE_SIZE,
+    })
+}
+
+fn matched_keys<'a>(m: &MessageRecord, text: &str) -> Vec<&'a str> {
+    let mut keys = Vec::new();
+    if m.id == text {
+        keys.push("message id");
+    }
+    if m.provider_message_id.as_deref() == Some(text) {
+        keys.push("provider message id");
+    }
+    if m.user_ref.as_deref() == Some(text) {
+        keys.push("user ref");
+    }
+    if m.product_action_ref.as_deref() == Some(text) {
+        keys.push("product action ref");
+    }
+    keys
+}
+
+fn row(m: &MessageRecord, zone: Tz, identifier: Option<&str>) -> Row {
+    let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_owned());
+    Row {
+        id: m.id.clone(),
+        recipient_masked: m.recipient_masked.clone(),
+        status: m.current_status.clone(),
+        is_final: m.is_final,
+        country: text(&m.destination_country),
+        provider: m.provider.clone(),
+        template: text(&m.template_key),
+        use_case: text(&m.use_case),
+        created: format_instant(m.created_at_us, zone),
+        updated: format_instant(m.updated_at_us, zone),
+        matched: identifier
+            .map(|t| matched_keys(m, t).join(", "))
+            .unwrap_or_default(),
+    }
+}

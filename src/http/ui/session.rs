@@ -1,0 +1,173 @@
+//! Who is asking: the session's user, checked against the database on every
+//! request (disabled accounts and changed passwords end sessions at once),
+//! and the CSRF-checked form every state-changing request goes through.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum_csrf::CsrfToken;
+use chrono_tz::Tz;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use super::error::UiError;
+use crate::app::AppState;
+use crate::domain::account::Role;
+use crate::store::UserRecord;
+
+const SESSION_USER: &str = "user";
+
+/// What the session remembers: whose it is and under which generation of
+/// their credentials it was opened.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SessionUser {
+    user_id: String,
+    generation: i64,
+}
+
+/// Binds the session to `user` under a fresh id (no fixation).
+pub async fn start_session(session: &Session, user: &UserRecord) -> Result<(), UiError> {
+    session.cycle_id().await?;
+    session
+        .insert(
+            SESSION_USER,
+            SessionUser {
+                user_id: user.id.clone(),
+                generation: user.session_generation,
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// A logged-in, active user.
+pub struct Agent {
+    pub user: UserRecord,
+    pub role: Role,
+    pub zone: Tz,
+    pub session: Session,
+}
+
+impl Agent {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+impl FromRequestParts<AppState> for Agent {
+    type Rejection = UiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, UiError> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|(status, message)| UiError::new(status, message))?;
+        let login_required = || UiError::LoginRequired {
+            next: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+        };
+        let Some(remembered) = session.get::<SessionUser>(SESSION_USER).await? else {
+            return Err(login_required());
+        };
+        let user = state.store.user(&remembered.user_id).await?;
+        let user = match user {
+            Some(user) if user.is_active() && user.session_generation == remembered.generation => {
+                user
+            }
+            _ => {
+                session.flush().await?;
+                return Err(login_required());
+            }
+        };
+        let role = user.role.parse().map_err(|_| {
+            UiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "This account has an unknown role.",
+            )
+        })?;
+        let zone = crate::domain::timezones::parse_zone(&user.timezone).unwrap_or(Tz::UTC);
+        Ok(Agent {
+            user,
+            role,
+            zone,
+            session,
+        })
+    }
+}
+
+/// An admin; anyone else gets 403.
+pub struct Admin(pub Agent);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = UiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, UiError> {
+        let agent = Agent::from_request_parts(parts, state).await?;
+        if agent.is_admin() {
+            Ok(Admin(agent))
+        } else {
+            Err(UiError::forbidden("This page is for admins."))
+        }
+    }
+}
+
+/// The client's address, for the audit log and the login throttle.
+pub struct ClientAddr(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = UiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, UiError> {
+        let ConnectInfo(addr) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| UiError::new(StatusCode::INTERNAL_SERVER_ERROR, "no client address"))?;
+        Ok(ClientAddr(addr.ip()))
+    }
+}
+
+/// A urlencoded form whose `authenticity_token` matched the CSRF cookie.
+/// Every POST handler of the UI takes its input through this.
+pub struct CsrfForm<T> {
+    pub form: T,
+    /// Handed back with the response so the cookie stays set.
+    pub token: CsrfToken,
+}
+
+#[derive(Deserialize)]
+struct AuthenticityToken {
+    authenticity_token: Option<String>,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = UiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, UiError> {
+        let (mut parts, body) = request.into_parts();
+        let token = CsrfToken::from_request_parts(&mut parts, state)
+            .await
+            .map_err(|(status, message)| UiError::new(status, message))?;
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|e| UiError::bad_request(format!("Unreadable form: {e}")))?;
+        let presented: AuthenticityToken = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|e| UiError::bad_request(format!("Unreadable form: {e}")))?;
+        let valid = presented
+            .authenticity_token
+            .is_some_and(|t| token.verify(&t).is_ok());
+        if !valid {
+            return Err(UiError::forbidden(
+                "This form is out of date or was not sent from smstrail (CSRF check failed). \
+                 Reload the page and try again.",
+            ));
+        }
+        let form = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|e| UiError::bad_request(format!("Invalid form: {e}")))?;
+        Ok(CsrfForm { form, token })
+    }
+}

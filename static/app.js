@@ -1,0 +1,47 @@
+// smstrail's only script: copy buttons and local-time niceties. Every page
+// works without it; ids stay selectable text.
+"use strict";
+
+function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    return navigator.clipboard.writeText(text);
+  }
+  // http on a LAN address is not a secure context: fall back to a selection.
+  return new Promise(function (resolve, reject) {
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    var ok = document.execCommand("copy");
+    document.body.removeChild(area);
+    if (ok) { resolve(); } else { reject(new Error("copy refused")); }
+  });
+}
+
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("button[data-copy]");
+  if (!button) { return; }
+  event.preventDefault();
+  var label = button.dataset.label || button.textContent;
+  button.dataset.label = label;
+  copyText(button.dataset.copy).then(function () {
+    button.textContent = "Copied";
+    button.classList.add("copied");
+  }, function () {
+    button.textContent = "Copy failed: select the text";
+  }).finally(function () {
+    setTimeout(function () {
+      button.textContent = label;
+      button.classList.remove("copied");
+    }, 2000);
+  });
+});
+
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    button.hidden = false;
+  });
+});
