@@ -2,23 +2,28 @@
 // works without it; ids stay selectable text.
 "use strict";
 
+// Copies by selecting a hidden textarea: the path for plain-http LAN
+// addresses (not a secure context) and for browsers that refuse the
+// asynchronous clipboard.
+function copyBySelection(text) {
+  var area = document.createElement("textarea");
+  area.value = text;
+  area.setAttribute("readonly", "");
+  area.className = "offscreen";
+  document.body.appendChild(area);
+  area.select();
+  var ok = document.execCommand("copy");
+  document.body.removeChild(area);
+  return ok ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+}
+
 function copyText(text) {
   if (navigator.clipboard && window.isSecureContext) {
-    return navigator.clipboard.writeText(text);
+    return navigator.clipboard.writeText(text).catch(function () {
+      return copyBySelection(text);
+    });
   }
-  // http on a LAN address is not a secure context: fall back to a selection.
-  return new Promise(function (resolve, reject) {
-    var area = document.createElement("textarea");
-    area.value = text;
-    area.setAttribute("readonly", "");
-    area.style.position = "fixed";
-    area.style.opacity = "0";
-    document.body.appendChild(area);
-    area.select();
-    var ok = document.execCommand("copy");
-    document.body.removeChild(area);
-    if (ok) { resolve(); } else { reject(new Error("copy refused")); }
-  });
+  return copyBySelection(text);
 }
 
 document.addEventListener("click", function (event) {

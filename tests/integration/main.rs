@@ -2,9 +2,11 @@
 //! PostgreSQL when SMSTRAIL_TEST_POSTGRES_URL is set.
 
 mod api;
+mod browser;
 mod cli;
 mod durability;
 mod helpers;
 mod migrations;
+mod ui_helpers;
 mod verifications;
 mod webhooks;
