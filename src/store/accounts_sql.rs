@@ -41,15 +41,15 @@ macro_rules! impl_accounts {
             }
 
             async fn setup_token_usable(&self, digest: &str, now_us: i64) -> Result<bool, StoreError> {
-                let usable: Option<i64> = sqlx::query_scalar(
-                    "SELECT 1 FROM setup_tokens WHERE digest = $1 AND used_at_us IS NULL AND expires_at_us > $2 \
-                     AND NOT EXISTS (SELECT 1 FROM users)",
+                let usable: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM setup_tokens WHERE digest = $1 AND used_at_us IS NULL \
+                     AND expires_at_us > $2 AND NOT EXISTS (SELECT 1 FROM users)",
                 )
                 .bind(digest)
                 .bind(now_us)
-                .fetch_optional(&self.pool)
+                .fetch_one(&self.pool)
                 .await?;
-                Ok(usable.is_some())
+                Ok(usable > 0)
             }
 
             async fn create_first_admin(

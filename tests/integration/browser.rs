@@ -264,7 +264,7 @@ async fn an_agent_finds_a_message_copies_its_id_and_reveals_the_number() {
         std::fs::create_dir_all(shot.parent().expect("folder")).expect("screenshot folder");
         browser.screenshot(&shot).await.expect("screenshot");
         if std::env::var_os("SMSTRAIL_UPDATE_SCREENSHOTS").is_some() {
-            let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/message-page.png");
+            let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/screenshots/message-page.png");
             std::fs::create_dir_all(docs.parent().expect("docs")).expect("docs folder");
             std::fs::copy(&shot, docs).expect("copy screenshot");
         }

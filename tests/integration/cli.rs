@@ -191,3 +191,115 @@ async fn the_embedded_default_generates_its_data_key_once() {
     let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+fn smstrail_with_input(env: &[(String, String)], args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smstrail"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter().cloned())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run smstrail");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+#[tokio::test]
+async fn first_start_prints_a_setup_link_until_user_add_makes_an_account() {
+    let db = TestDb::fresh().await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut server = start_server(
+        &db,
+        port,
+        &[("SMSTRAIL_LOG", "debug")],
+        Stdio::from(log.reopen().unwrap()),
+    );
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base).await;
+
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let start = text.find("/setup?token=").expect("a setup link in the log");
+    let path: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let setup = client.get(format!("{base}{path}")).send().await.unwrap();
+    assert_eq!(setup.status(), StatusCode::OK);
+
+    // Bad input: a clear error each time, and no account made.
+    let env = test_env(&db);
+    let add = |args: &[&str], input: &str| {
+        let mut all = vec!["user", "add"];
+        all.extend_from_slice(args);
+        smstrail_with_input(&env, &all, input)
+    };
+    for (args, input, expected) in [
+        (&["--email", "a@example.com", "--role", "root"][..], "long enough password\n", "--role"),
+        (&["--email", "not-an-email", "--role", "admin"][..], "long enough password\n", "--email"),
+        (&["--email", "a@example.com", "--role", "admin"][..], "short\n", "12 characters"),
+        (&["--email", "a@example.com", "--role", "admin"][..], "", "standard input"),
+    ] {
+        let output = add(args, input);
+        assert!(!output.status.success(), "{args:?} was accepted");
+        assert!(stderr(&output).contains(expected), "{args:?}: {}", stderr(&output));
+    }
+    let missing = smstrail(&env, &["user", "add", "--email", "a@example.com"]);
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+
+    let added = add(
+        &["--email", "Ops@Example.com", "--role", "admin"],
+        "a long enough password\n",
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    let again = add(
+        &["--email", "ops@example.com", "--role", "support"],
+        "a long enough password\n",
+    );
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("exists already"), "{}", stderr(&again));
+
+    // An account exists: the link is dead, and the new admin logs in.
+    let setup = client.get(format!("{base}{path}")).send().await.unwrap();
+    assert_eq!(setup.status(), StatusCode::NOT_FOUND);
+    let ui = crate::ui_helpers::UiClient::at(&base);
+    ui.login("ops@example.com", "a long enough password").await;
+
+    // A search by number and a refused reveal leave no number in the log.
+    let token = smstrail(&env, &["token", "create", "--name", "log-check"]);
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let registered = client
+        .post(format!("{base}/api/v1/messages"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"idempotency_key": "log-1", "to": "+14155550100", "provider": "twilio"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let id = registered.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let found = ui.get("/?q=%2B1+415+555+0100").await;
+    assert!(found.body.contains(&id), "{}", found.body);
+    let refused = ui
+        .post(&format!("/messages/{id}/reveal"), &[("reason", "check")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    for secret in ["4155550100", "555+0100", "555 0100", "a long enough password"] {
+        assert!(!text.contains(secret), "{secret} in log:\n{text}");
+    }
+}

@@ -10,3 +10,6 @@ mod migrations;
 mod ui_helpers;
 mod verifications;
 mod webhooks;
+mod ui_admin;
+mod ui_auth;
+mod ui_pages;
