@@ -126,6 +126,8 @@ fn csrf_config(data_key: &DataKey, https: bool) -> CsrfConfig {
         .with_cookie_same_site(SameSite::Strict)
         .with_http_only(true)
         .with_secure(https)
+        // As long as a session can idle, so an open page's forms keep working.
+        .with_lifetime(crate::http::SESSION_IDLE)
 }
 
 /// The configured key; on the embedded SQLite default without one, a key

@@ -12,6 +12,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
 pub use error::ApiError;
+pub use ui::SESSION_IDLE;
 pub use webhooks::MAX_BODY_BYTES;
 
 use crate::app::AppState;

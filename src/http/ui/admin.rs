@@ -47,10 +47,10 @@ pub fn router() -> Router<AppState> {
 
 /// A page outcome shown above the list: what happened, or what was wrong.
 #[derive(Default)]
-struct Outcome {
+pub struct Outcome {
     status: Option<StatusCode>,
-    notice: Option<String>,
-    error: Option<String>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
 }
 
 impl Outcome {
@@ -69,9 +69,15 @@ impl Outcome {
         }
     }
 
-    fn respond(self, token: CsrfToken, page: impl IntoResponse) -> Response {
-        (self.status.unwrap_or(StatusCode::OK), render(token, page)).into_response()
+    fn status(&self) -> StatusCode {
+        self.status.unwrap_or(StatusCode::OK)
     }
+}
+
+/// An admin page with its outcome banner, the CSRF cookie and the status the
+/// outcome asks for.
+fn respond(status: StatusCode, token: CsrfToken, page: impl IntoResponse) -> Response {
+    (status, render(token, page)).into_response()
 }
 
 fn server_error(e: impl std::fmt::Display) -> UiError {
@@ -94,8 +100,8 @@ struct UserRow {
 struct UsersPage {
     chrome: Chrome,
     users: Vec<UserRow>,
-    notice: Option<String>,
-    error: Option<String>,
+    outcome: Outcome,
+    status: StatusCode,
 }
 
 async fn users_page(
@@ -132,10 +138,10 @@ async fn users_page(
     let page = UsersPage {
         chrome: Chrome::new(&token, Some(admin), "users")?,
         users,
-        notice: outcome.notice.clone(),
-        error: outcome.error.clone(),
+        status: outcome.status(),
+        outcome,
     };
-    Ok(outcome.respond(token, page))
+    Ok(respond(page.status, token, page))
 }
 
 async fn users(
@@ -390,8 +396,8 @@ struct GrantsPage {
     chrome: Chrome,
     users: Vec<(String, String)>,
     grants: Vec<GrantRow>,
-    notice: Option<String>,
-    error: Option<String>,
+    outcome: Outcome,
+    status: StatusCode,
 }
 
 async fn grants_page(
@@ -433,10 +439,10 @@ async fn grants_page(
         chrome: Chrome::new(&token, Some(admin), "grants")?,
         users,
         grants,
-        notice: outcome.notice.clone(),
-        error: outcome.error.clone(),
+        status: outcome.status(),
+        outcome,
     };
-    Ok(outcome.respond(token, page))
+    Ok(respond(page.status, token, page))
 }
 
 async fn grants(
@@ -559,8 +565,8 @@ struct TokensPage {
     tokens: Vec<TokenRow>,
     /// (name, token) right after creation: the only time the token is shown.
     created: Option<(String, String)>,
-    notice: Option<String>,
-    error: Option<String>,
+    outcome: Outcome,
+    status: StatusCode,
 }
 
 async fn tokens_page(
@@ -590,10 +596,10 @@ async fn tokens_page(
         chrome: Chrome::new(&token, Some(admin), "tokens")?,
         tokens,
         created,
-        notice: outcome.notice.clone(),
-        error: outcome.error.clone(),
+        status: outcome.status(),
+        outcome,
     };
-    Ok(outcome.respond(token, page))
+    Ok(respond(page.status, token, page))
 }
 
 async fn tokens(

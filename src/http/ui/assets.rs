@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::app::AppState;
@@ -13,32 +13,25 @@ const JS: &str = include_str!("../../../static/app.js");
 /// Assets change only with the binary; an hour of caching is plenty.
 const CACHE: &str = "public, max-age=3600";
 
-pub fn router() -> axum::Router<AppState> {
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, CACHE),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/static/app.css",
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-                        (header::CACHE_CONTROL, CACHE),
-                    ],
-                    CSS,
-                )
-                    .into_response()
-            }),
+            get(|| async { asset("text/css; charset=utf-8", CSS) }),
         )
         .route(
             "/static/app.js",
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-                        (header::CACHE_CONTROL, CACHE),
-                    ],
-                    JS,
-                )
-                    .into_response()
-            }),
+            get(|| async { asset("text/javascript; charset=utf-8", JS) }),
         )
 }
