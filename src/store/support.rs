@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 
 use super::{
-    InboundRecord, MessageRecord, StoreError, VerificationEventRecord, VerificationRecord,
+    InboundRecord, MessageRecord, RetryRecord, StoreError, VerificationEventRecord,
+    VerificationRecord,
 };
 
 /// The key a search box query resolved to.
@@ -46,6 +47,10 @@ pub trait SupportStore: Send + Sync {
     /// How many extra copies of each of these events arrived, by event id;
     /// events never repeated are absent.
     async fn duplicate_counts(&self, event_ids: &[i64]) -> Result<HashMap<i64, i64>, StoreError>;
+
+    /// The retries and fallbacks that produced this message (it is their
+    /// `new_message_id`).
+    async fn retries_into(&self, message_id: &str) -> Result<Vec<RetryRecord>, StoreError>;
 
     /// Inbound messages (replies, opt-outs) from the number with this hash,
     /// newest first.

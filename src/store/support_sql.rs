@@ -66,6 +66,16 @@ macro_rules! impl_support {
                 Ok(rows.into_iter().collect())
             }
 
+            async fn retries_into(&self, message_id: &str) -> Result<Vec<RetryRecord>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT id, message_id, kind, new_message_id, reason, created_at_us \
+                     FROM message_retries WHERE new_message_id = $1 ORDER BY id",
+                )
+                .bind(message_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             async fn inbound_from(&self, sender_hash: &[u8], limit: i64) -> Result<Vec<InboundRecord>, StoreError> {
                 Ok(sqlx::query_as(
                     "SELECT id, provider, provider_message_id, sender_hash, sender_masked, \

@@ -397,3 +397,28 @@ pub async fn change_password(
         None,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next("/messages/1?x=2"), "/messages/1?x=2");
+        for hostile in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(safe_next(hostile), "/", "{hostile}");
+        }
+    }
+
+    #[test]
+    fn messages_read_as_sentences() {
+        assert_eq!(capitalize("email is required"), "Email is required.");
+        assert_eq!(capitalize(""), "");
+    }
+}

@@ -24,7 +24,7 @@ use crate::domain::timeline::{TimelineEvent, annotate};
 use crate::domain::timezones::{RecipientZone, format_duration_us, format_instant, recipient_zone};
 use crate::domain::verification::{VerificationEventKind, outcome};
 use crate::domain::{DeliveryStatus, StatusAt};
-use crate::store::{EventRecord, MessageRecord};
+use crate::store::{EventRecord, MessageRecord, RetryRecord};
 
 /// One instant three ways.
 pub struct Times {
@@ -88,7 +88,7 @@ struct EventRow {
 
 struct RetryRow {
     kind: String,
-    new_message_id: Option<String>,
+    linked_message_id: Option<String>,
     reason: Option<String>,
     at: String,
 }
@@ -118,6 +118,8 @@ struct MessagePage {
     recipient_zone_note: String,
     events: Vec<EventRow>,
     retries: Vec<RetryRow>,
+    /// The messages this one retried or replaced.
+    origins: Vec<RetryRow>,
     verifications: Vec<VerificationRow>,
     inbound: Vec<InboundRow>,
 }
@@ -203,6 +205,7 @@ async fn load_page(
     let event_ids: Vec<i64> = events.iter().map(|e| e.id).collect();
     let duplicates = store.duplicate_counts(&event_ids).await?;
     let retries = store.retries(&message.id).await?;
+    let origins = store.retries_into(&message.id).await?;
     let verifications = store.verifications_of_message(&message.id).await?;
     let inbound = store
         .inbound_from(&message.recipient_hash, INBOUND_SHOWN)
@@ -225,12 +228,11 @@ async fn load_page(
         events: rows,
         retries: retries
             .into_iter()
-            .map(|r| RetryRow {
-                kind: r.kind,
-                new_message_id: r.new_message_id,
-                reason: r.reason,
-                at: format_instant(r.created_at_us, agent.zone),
-            })
+            .map(|r| retry_row(r, agent.zone, false))
+            .collect(),
+        origins: origins
+            .into_iter()
+            .map(|r| retry_row(r, agent.zone, true))
             .collect(),
         verifications: verifications
             .into_iter()
@@ -264,6 +266,20 @@ async fn load_page(
             })
             .collect(),
     })
+}
+
+/// `origin`: the row links to the earlier message instead of the new one.
+fn retry_row(r: RetryRecord, zone: Tz, origin: bool) -> RetryRow {
+    RetryRow {
+        kind: r.kind.replace('_', " "),
+        linked_message_id: if origin {
+            Some(r.message_id)
+        } else {
+            r.new_message_id
+        },
+        reason: r.reason,
+        at: format_instant(r.created_at_us, zone),
+    }
 }
 
 fn describe_recipient_zone(m: &MessageRecord) -> (Option<Tz>, String) {
@@ -440,4 +456,79 @@ fn decode_component(value: &str) -> String {
         .next()
         .map(|(_, v)| v.into_owned())
         .unwrap_or_else(|| value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_payloads_read_one_field_per_line_still_masked() {
+        let masked =
+            mask_numbers_in_text("To=%2B14155550100&MessageStatus=delivered&Body=hi+there");
+        let text = readable_payload("application/x-www-form-urlencoded", &masked);
+        assert!(text.contains("MessageStatus = delivered"), "{text}");
+        assert!(text.contains("Body = hi there"), "{text}");
+        assert!(text.starts_with("To = +"), "{text}");
+        assert!(!text.contains("4155550100"), "{text}");
+    }
+
+    #[test]
+    fn json_payloads_are_shown_as_sent() {
+        let json = r#"{"to":"+14155550100"}"#;
+        let text = readable_payload("application/json", &mask_numbers_in_text(json));
+        assert!(
+            !text.contains("4155550100") && text.contains("0100"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn recipient_zone_is_named_or_its_absence_explained() {
+        let mut m = MessageRecord {
+            id: "m".into(),
+            idempotency_key: "k".into(),
+            request_fingerprint: "f".into(),
+            provider: "twilio".into(),
+            provider_message_id: None,
+            recipient_hash: vec![],
+            recipient_sealed: vec![],
+            recipient_masked: "+91 •••• ••3210".into(),
+            destination_country: Some("IN".into()),
+            sender_identity: None,
+            sender_type: None,
+            template_key: None,
+            use_case: None,
+            user_ref: None,
+            product_action_kind: None,
+            product_action_ref: None,
+            product_action_url: Some("javascript:alert(1)".into()),
+            recipient_timezone: None,
+            sent_at_us: None,
+            metadata_json: None,
+            created_at_us: 0,
+            current_status: "accepted".into(),
+            current_raw_status: None,
+            current_error_code: None,
+            status_at_us: 0,
+            is_final: false,
+            updated_at_us: 0,
+        };
+        let (zone, note) = describe_recipient_zone(&m);
+        assert_eq!(zone, Some(chrono_tz::Asia::Kolkata));
+        assert!(note.contains("only one"), "{note}");
+        m.destination_country = Some("US".into());
+        let (zone, note) = describe_recipient_zone(&m);
+        assert_eq!(zone, None);
+        assert!(note.contains("time zones"), "{note}");
+        let zones = Zones {
+            agent: Tz::UTC,
+            recipient: None,
+        };
+        assert_eq!(
+            summary(&m, &zones).action_url,
+            None,
+            "a javascript: URL must not be linked"
+        );
+    }
 }

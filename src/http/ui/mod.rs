@@ -29,7 +29,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .with_same_site(tower_sessions::cookie::SameSite::Strict)
         .with_http_only(true)
         .with_secure(state.config.uses_https())
-        .with_expiry(Expiry::OnInactivity(SESSION_IDLE));
+        .with_expiry(Expiry::OnInactivity(SESSION_IDLE))
+        // Without it the stored expiry is only pushed back when the session
+        // changes, and an active agent would be logged out 8 hours after login.
+        .with_always_save(true);
     let pages = Router::new()
         .route("/", get(search::search))
         .route("/login", get(account::login_page).post(account::login))

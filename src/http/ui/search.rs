@@ -240,3 +240,68 @@ fn row(m: &MessageRecord, zone: Tz, identifier: Option<&str>) -> Row {
             .unwrap_or_default(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> SearchForm {
+        SearchForm::default()
+    }
+
+    #[test]
+    fn filters_are_checked_and_normalized() {
+        let query = build_query(
+            &SearchForm {
+                status: "delivered".into(),
+                country: "us".into(),
+                provider: "Twilio".into(),
+                ..form()
+            },
+            Tz::UTC,
+        )
+        .unwrap();
+        assert_eq!(query.status.as_deref(), Some("delivered"));
+        assert_eq!(query.country.as_deref(), Some("US"));
+        assert_eq!(query.provider.as_deref(), Some("twilio"));
+        for bad in [
+            SearchForm {
+                status: "read".into(),
+                ..form()
+            },
+            SearchForm {
+                country: "USA".into(),
+                ..form()
+            },
+            SearchForm {
+                from: "2026-13-01".into(),
+                ..form()
+            },
+            SearchForm {
+                before: "garbage".into(),
+                ..form()
+            },
+        ] {
+            assert!(build_query(&bad, Tz::UTC).is_err());
+        }
+    }
+
+    #[test]
+    fn date_ranges_are_whole_days_in_the_agents_zone() {
+        let query = build_query(
+            &SearchForm {
+                from: "2026-03-08".into(),
+                to: "2026-03-08".into(),
+                ..form()
+            },
+            chrono_tz::America::New_York,
+        )
+        .unwrap();
+        // Midnight EST is 05:00Z; the DST day is 23 hours long.
+        assert_eq!(query.from_us, Some(1_772_946_000_000_000));
+        assert_eq!(
+            query.to_us.unwrap() - query.from_us.unwrap(),
+            23 * 3_600_000_000
+        );
+    }
+}
