@@ -67,7 +67,12 @@ impl Driver {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         let client = reqwest::Client::new();
-        while client.get(format!("{}/status", driver.url)).send().await.is_err() {
+        while client
+            .get(format!("{}/status", driver.url))
+            .send()
+            .await
+            .is_err()
+        {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -93,7 +98,9 @@ impl Driver {
         }
         caps.add_arg(&format!("--user-data-dir={}", self.profile_path.display()))
             .expect("profile arg");
-        WebDriver::new(&self.url, caps).await.expect("start chromium")
+        WebDriver::new(&self.url, caps)
+            .await
+            .expect("start chromium")
     }
 }
 
@@ -109,7 +116,11 @@ async fn wait_for_text(browser: &WebDriver, css: &str, expected: &str) -> String
             return text;
         }
         if Instant::now() > deadline {
-            let url = browser.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let url = browser
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
             let source = browser.source().await.unwrap_or_default();
             panic!("{css:?} never showed {expected:?} on {url}:\n{source}");
         }
@@ -134,7 +145,10 @@ async fn submit(browser: &WebDriver, form: &str) {
 }
 
 async fn log_in(browser: &WebDriver, base: &str, email: &str, password: &str) {
-    browser.goto(format!("{base}/login")).await.expect("login page");
+    browser
+        .goto(format!("{base}/login"))
+        .await
+        .expect("login page");
     fill(browser, "input[name=email]", email).await;
     fill(browser, "input[name=password]", password).await;
     submit(browser, "form[action='/login']").await;
@@ -169,7 +183,12 @@ async fn seed_message(app: &TestApp) -> String {
         .expect("id")
         .to_owned();
     for status in ["queued", "sent", "delivered", "delivered"] {
-        assert!(app.twilio_status("SMbrowser0001", status).await.status().is_success());
+        assert!(
+            app.twilio_status("SMbrowser0001", status)
+                .await
+                .status()
+                .is_success()
+        );
     }
     id
 }

@@ -244,14 +244,34 @@ async fn first_start_prints_a_setup_link_until_user_add_makes_an_account() {
         smstrail_with_input(&env, &all, input)
     };
     for (args, input, expected) in [
-        (&["--email", "a@example.com", "--role", "root"][..], "long enough password\n", "--role"),
-        (&["--email", "not-an-email", "--role", "admin"][..], "long enough password\n", "--email"),
-        (&["--email", "a@example.com", "--role", "admin"][..], "short\n", "12 characters"),
-        (&["--email", "a@example.com", "--role", "admin"][..], "", "standard input"),
+        (
+            &["--email", "a@example.com", "--role", "root"][..],
+            "long enough password\n",
+            "--role",
+        ),
+        (
+            &["--email", "not-an-email", "--role", "admin"][..],
+            "long enough password\n",
+            "--email",
+        ),
+        (
+            &["--email", "a@example.com", "--role", "admin"][..],
+            "short\n",
+            "12 characters",
+        ),
+        (
+            &["--email", "a@example.com", "--role", "admin"][..],
+            "",
+            "standard input",
+        ),
     ] {
         let output = add(args, input);
         assert!(!output.status.success(), "{args:?} was accepted");
-        assert!(stderr(&output).contains(expected), "{args:?}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(expected),
+            "{args:?}: {}",
+            stderr(&output)
+        );
     }
     let missing = smstrail(&env, &["user", "add", "--email", "a@example.com"]);
     assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
@@ -266,7 +286,11 @@ async fn first_start_prints_a_setup_link_until_user_add_makes_an_account() {
         "a long enough password\n",
     );
     assert!(!again.status.success());
-    assert!(stderr(&again).contains("exists already"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("exists already"),
+        "{}",
+        stderr(&again)
+    );
 
     // An account exists: the link is dead, and the new admin logs in.
     let setup = client.get(format!("{base}{path}")).send().await.unwrap();
@@ -299,7 +323,12 @@ async fn first_start_prints_a_setup_link_until_user_add_makes_an_account() {
     server.kill().unwrap();
     server.wait().unwrap();
     let text = std::fs::read_to_string(log.path()).unwrap();
-    for secret in ["4155550100", "555+0100", "555 0100", "a long enough password"] {
+    for secret in [
+        "4155550100",
+        "555+0100",
+        "555 0100",
+        "a long enough password",
+    ] {
         assert!(!text.contains(secret), "{secret} in log:\n{text}");
     }
 }

@@ -11,7 +11,11 @@ use crate::ui_helpers::*;
 const OTHER_PASSWORD: &str = "another long passphrase";
 
 /// Every admin POST route with fields an admin would get a 200 for.
-fn admin_posts(user_id: &str, grant_id: i64, token_id: &str) -> Vec<(String, Vec<(&'static str, String)>)> {
+fn admin_posts(
+    user_id: &str,
+    grant_id: i64,
+    token_id: &str,
+) -> Vec<(String, Vec<(&'static str, String)>)> {
     vec![
         (
             "/admin/users".to_owned(),
@@ -171,7 +175,11 @@ async fn an_admin_adds_users_and_duplicates_or_bad_input_are_refused() {
         )
         .await;
     assert_eq!(added.status, StatusCode::OK, "{}", added.body);
-    assert!(added.text().contains("Added new.agent@example.com as support."));
+    assert!(
+        added
+            .text()
+            .contains("Added new.agent@example.com as support.")
+    );
     let roles = app
         .db
         .strings("SELECT role FROM users WHERE email = 'new.agent@example.com'")
@@ -184,7 +192,9 @@ async fn an_admin_adds_users_and_duplicates_or_bad_input_are_refused() {
     assert_eq!(row.detail.as_deref(), Some("role support"));
     assert_eq!(row.client_addr.as_deref(), Some("127.0.0.1"));
     let new_agent = UiClient::new(&app);
-    new_agent.login("new.agent@example.com", OTHER_PASSWORD).await;
+    new_agent
+        .login("new.agent@example.com", OTHER_PASSWORD)
+        .await;
     assert_eq!(
         new_agent.get("/admin/users").await.status,
         StatusCode::FORBIDDEN,
@@ -207,10 +217,34 @@ async fn an_admin_adds_users_and_duplicates_or_bad_input_are_refused() {
     assert_eq!(duplicate.status, StatusCode::CONFLICT);
     assert!(duplicate.text().contains("exists already"));
     for (case, email, role, password, says) in [
-        ("bad email", "not-an-email", "support", OTHER_PASSWORD, "is not an email address"),
-        ("empty email", "", "support", OTHER_PASSWORD, "Email is required."),
-        ("short password", "short@example.com", "support", "too short", "at least 12 characters"),
-        ("bad role", "role@example.com", "root", OTHER_PASSWORD, "Unknown role \"root\""),
+        (
+            "bad email",
+            "not-an-email",
+            "support",
+            OTHER_PASSWORD,
+            "is not an email address",
+        ),
+        (
+            "empty email",
+            "",
+            "support",
+            OTHER_PASSWORD,
+            "Email is required.",
+        ),
+        (
+            "short password",
+            "short@example.com",
+            "support",
+            "too short",
+            "at least 12 characters",
+        ),
+        (
+            "bad role",
+            "role@example.com",
+            "root",
+            OTHER_PASSWORD,
+            "Unknown role \"root\"",
+        ),
     ] {
         let page = admin
             .post_from(
@@ -236,7 +270,10 @@ async fn an_admin_changes_roles_and_they_apply_to_open_sessions() {
     let app = TestApp::spawn().await;
     let (admin, _) = app.logged_in("admin@example.com", "admin").await;
     let (agent, agent_user) = app.logged_in("agent@example.com", "support").await;
-    assert_eq!(agent.get("/admin/users").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        agent.get("/admin/users").await.status,
+        StatusCode::FORBIDDEN
+    );
 
     let path = format!("/admin/users/{}/role", agent_user.id);
     let page = admin
@@ -260,11 +297,18 @@ async fn an_admin_changes_roles_and_they_apply_to_open_sessions() {
         .post_from("/admin/users", &path, &[("role", "support")])
         .await;
     assert_eq!(page.status, StatusCode::OK);
-    assert_eq!(agent.get("/admin/users").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        agent.get("/admin/users").await.status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(app.db.audit("user_role").await.len(), 2);
 
     let unknown = admin
-        .post_from("/admin/users", "/admin/users/no-such-user/role", &[("role", "admin")])
+        .post_from(
+            "/admin/users",
+            "/admin/users/no-such-user/role",
+            &[("role", "admin")],
+        )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
@@ -290,7 +334,9 @@ async fn the_last_active_admin_cannot_be_demoted_or_disabled() {
     assert_eq!(disable.status, StatusCode::CONFLICT);
     let rows = app
         .db
-        .strings("SELECT role || ' ' || COALESCE(CAST(disabled_at_us AS TEXT), 'active') FROM users")
+        .strings(
+            "SELECT role || ' ' || COALESCE(CAST(disabled_at_us AS TEXT), 'active') FROM users",
+        )
         .await;
     assert_eq!(rows, ["admin active"]);
     assert!(app.db.audit("user_role").await.is_empty());
@@ -332,7 +378,10 @@ async fn the_last_active_admin_cannot_be_demoted_or_disabled() {
         )
         .await;
     assert_eq!(demote.status, StatusCode::OK, "{}", demote.body);
-    assert_eq!(admin.get("/admin/users").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        admin.get("/admin/users").await.status,
+        StatusCode::FORBIDDEN
+    );
     // And now the second admin is the last one.
     let other = UiClient::new(&app);
     other.login("second@example.com", PASSWORD).await;
@@ -415,7 +464,11 @@ async fn reveal_grants_are_given_and_revoked_with_audit_rows() {
             .post_from(
                 "/admin/grants",
                 "/admin/grants",
-                &[("user_id", &agent_user.id), ("hours", hours), ("reason", reason)],
+                &[
+                    ("user_id", &agent_user.id),
+                    ("hours", hours),
+                    ("reason", reason),
+                ],
             )
             .await;
         assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{case}");
@@ -435,7 +488,10 @@ async fn reveal_grants_are_given_and_revoked_with_audit_rows() {
         )
         .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    assert!(page.text().contains("agent@example.com may reveal numbers until"));
+    assert!(
+        page.text()
+            .contains("agent@example.com may reveal numbers until")
+    );
     assert!(page.body.contains(">live<"));
     let expires: Vec<String> = app
         .db
@@ -448,7 +504,10 @@ async fn reveal_grants_are_given_and_revoked_with_audit_rows() {
     assert_eq!(grant.len(), 1);
     assert_eq!(grant[0].actor_email.as_deref(), Some("admin@example.com"));
     assert_eq!(grant[0].target.as_deref(), Some("agent@example.com"));
-    assert_eq!(grant[0].reason.as_deref(), Some("ticket 4242, customer asks"));
+    assert_eq!(
+        grant[0].reason.as_deref(),
+        Some("ticket 4242, customer asks")
+    );
     assert_eq!(grant[0].client_addr.as_deref(), Some("127.0.0.1"));
 
     let revealed = reveal(&agent, &id).await;
@@ -460,7 +519,10 @@ async fn reveal_grants_are_given_and_revoked_with_audit_rows() {
     assert!(admin.get("/admin/grants").await.body.contains(&revoke));
     let page = admin.post_from("/admin/grants", &revoke, &[]).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    assert!(page.text().contains("Revoked the reveal grant of agent@example.com."));
+    assert!(
+        page.text()
+            .contains("Revoked the reveal grant of agent@example.com.")
+    );
     assert!(!page.body.contains(&revoke), "no revoke button any more");
     let revoked = app.db.audit("grant_revoke").await;
     assert_eq!(revoked.len(), 1);
@@ -511,7 +573,11 @@ async fn an_api_token_works_until_it_is_revoked() {
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     let page = admin
-        .post_from("/admin/tokens", "/admin/tokens", &[("name", "checkout-service")])
+        .post_from(
+            "/admin/tokens",
+            "/admin/tokens",
+            &[("name", "checkout-service")],
+        )
         .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let secret = shown_token(&page);
@@ -530,8 +596,10 @@ async fn an_api_token_works_until_it_is_revoked() {
             app.client
                 .post(app.url("/api/v1/messages"))
                 .bearer_auth(token)
-                .json(&json!({"idempotency_key": format!("k-{}", uuid::Uuid::now_v7()),
-                    "to": "+14155550100", "provider": "twilio"}))
+                .json(
+                    &json!({"idempotency_key": format!("k-{}", uuid::Uuid::now_v7()),
+                    "to": "+14155550100", "provider": "twilio"}),
+                )
                 .send()
                 .await
                 .expect("request")
@@ -546,7 +614,11 @@ async fn an_api_token_works_until_it_is_revoked() {
         .send()
         .await
         .expect("request");
-    assert_eq!(lookup.status(), StatusCode::NOT_FOUND, "authenticated, not found");
+    assert_eq!(
+        lookup.status(),
+        StatusCode::NOT_FOUND,
+        "authenticated, not found"
+    );
 
     let created = app.db.audit("token_create").await;
     let row = created.last().expect("token_create row");
@@ -559,7 +631,11 @@ async fn an_api_token_works_until_it_is_revoked() {
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.text().contains("Revoked token \"checkout-service\""));
     assert_eq!(api(secret.clone()).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(api(API_TOKEN.to_owned()).await, StatusCode::CREATED, "others still work");
+    assert_eq!(
+        api(API_TOKEN.to_owned()).await,
+        StatusCode::CREATED,
+        "others still work"
+    );
     let revoked = app.db.audit("token_revoke").await;
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0].target.as_deref(), Some(token_id.as_str()));
@@ -589,12 +665,19 @@ async fn the_audit_log_filters_by_actor_action_and_dates() {
     let failed = UiClient::new(&app)
         .post(
             "/login",
-            &[("email", "agent@example.com"), ("password", "wrong wrong wrong")],
+            &[
+                ("email", "agent@example.com"),
+                ("password", "wrong wrong wrong"),
+            ],
         )
         .await;
     assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
     let zone = agent
-        .post_from("/settings", "/settings/timezone", &[("timezone", "Europe/Berlin")])
+        .post_from(
+            "/settings",
+            "/settings/timezone",
+            &[("timezone", "Europe/Berlin")],
+        )
         .await;
     assert_eq!(zone.status, StatusCode::OK);
 
@@ -620,11 +703,17 @@ async fn the_audit_log_filters_by_actor_action_and_dates() {
             .get("/admin/audit?actor=agent%40example.com&action=login_failed")
             .await,
     );
-    assert_eq!(both, [("agent@example.com".to_owned(), "login_failed".to_owned())]);
+    assert_eq!(
+        both,
+        [("agent@example.com".to_owned(), "login_failed".to_owned())]
+    );
 
     // Today (the admin's zone is UTC) holds everything the UI did; the rows
     // the test set-up wrote at instant 0 are outside it.
-    let today = chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string();
+    let today = chrono::Utc::now()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string();
     let today_rows = audit_entries(
         &admin
             .get(&format!("/admin/audit?from={today}&to={today}"))
@@ -635,7 +724,11 @@ async fn the_audit_log_filters_by_actor_action_and_dates() {
         .strings("SELECT action FROM audit_log WHERE at_us > 0")
         .await;
     assert_eq!(today_rows.len(), since_today.len());
-    assert!(today_rows.iter().any(|(_, action)| action == "timezone_change"));
+    assert!(
+        today_rows
+            .iter()
+            .any(|(_, action)| action == "timezone_change")
+    );
     assert!(today_rows.len() < all.len(), "set-up rows at 1970 excluded");
 
     let past = admin
@@ -650,7 +743,11 @@ async fn the_audit_log_filters_by_actor_action_and_dates() {
     let future = admin.get(&format!("/admin/audit?from={tomorrow}")).await;
     assert!(audit_entries(&future).is_empty());
 
-    for bad in ["action=delete_everything", "from=yesterday", "to=2026-13-01"] {
+    for bad in [
+        "action=delete_everything",
+        "from=yesterday",
+        "to=2026-13-01",
+    ] {
         let page = admin.get(&format!("/admin/audit?{bad}")).await;
         assert_eq!(page.status, StatusCode::BAD_REQUEST, "{bad}");
         assert!(audit_entries(&page).is_empty(), "{bad}");

@@ -45,7 +45,8 @@ async fn login_cookie(client: &UiClient, email: &str) -> String {
         .post("/login", &[("email", email), ("password", PASSWORD)])
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-    page.cookie_value(SESSION).expect("login sets the session cookie")
+    page.cookie_value(SESSION)
+        .expect("login sets the session cookie")
 }
 
 // ---- the setup link -------------------------------------------------------
@@ -247,7 +248,10 @@ async fn unknown_email_and_wrong_password_look_the_same_and_are_audited() {
     let wrong = client
         .post(
             "/login",
-            &[("email", "agent@example.com"), ("password", "wrong password!!")],
+            &[
+                ("email", "agent@example.com"),
+                ("password", "wrong password!!"),
+            ],
         )
         .await;
     for (case, page) in [("unknown email", &unknown), ("wrong password", &wrong)] {
@@ -314,7 +318,11 @@ async fn login_goes_to_next_and_drops_foreign_targets() {
     assert_eq!(login.len(), 1);
     assert_eq!(login[0].client_addr.as_deref(), Some("127.0.0.1"));
 
-    for foreign in ["//evil.example/x", "https://evil.example/", "/\\evil.example"] {
+    for foreign in [
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+    ] {
         let other = UiClient::new(&app);
         let page = other
             .post(
@@ -359,7 +367,11 @@ async fn logout_is_post_only_and_ends_the_session() {
 
     let get = client.get("/logout").await;
     assert_eq!(get.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(client.get("/").await.status, StatusCode::OK, "GET did nothing");
+    assert_eq!(
+        client.get("/").await.status,
+        StatusCode::OK,
+        "GET did nothing"
+    );
     assert!(app.db.audit("logout").await.is_empty());
 
     let out = client.post_from("/", "/logout", &[]).await;
@@ -402,7 +414,11 @@ async fn posts_without_a_valid_csrf_token_are_403_and_change_nothing() {
         assert!(page.text().contains("CSRF check failed"), "{case}");
         // A plain client without any cookie at all.
         let page = UiClient::new(&app)
-            .post_with_token("/login", &[("email", "agent@example.com"), ("password", PASSWORD)], token)
+            .post_with_token(
+                "/login",
+                &[("email", "agent@example.com"), ("password", PASSWORD)],
+                token,
+            )
             .await;
         assert_eq!(page.status, StatusCode::FORBIDDEN, "login, {case}");
         assert!(page.cookie_value(SESSION).is_none(), "login, {case}");
@@ -445,7 +461,10 @@ async fn login_is_throttled_per_account_even_with_the_right_password() {
         let page = client
             .post(
                 "/login",
-                &[("email", "agent@example.com"), ("password", "guess guess guess")],
+                &[
+                    ("email", "agent@example.com"),
+                    ("password", "guess guess guess"),
+                ],
             )
             .await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
@@ -594,7 +613,10 @@ async fn disabling_a_user_ends_their_session_and_their_logins() {
         )
         .await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED);
-    assert!(again.text().contains(REFUSED), "same words as a wrong password");
+    assert!(
+        again.text().contains(REFUSED),
+        "same words as a wrong password"
+    );
     let failed = app.db.audit("login_failed").await;
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].detail.as_deref(), Some("account disabled"));

@@ -23,7 +23,9 @@ impl Page {
         let marker = "name=\"authenticity_token\" value=\"";
         let start = self.body.find(marker).expect("a form with a CSRF token") + marker.len();
         let end = self.body[start..].find('"').expect("closing quote") + start;
-        self.body[start..end].replace("&#43;", "+").replace("&#x2B;", "+")
+        self.body[start..end]
+            .replace("&#43;", "+")
+            .replace("&#x2B;", "+")
     }
 }
 
@@ -104,7 +106,12 @@ impl UiClient {
         let page = self
             .post("/login", &[("email", email), ("password", password)])
             .await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "login of {email}: {}", page.body);
+        assert_eq!(
+            page.status,
+            StatusCode::SEE_OTHER,
+            "login of {email}: {}",
+            page.body
+        );
     }
 }
 
@@ -255,9 +262,7 @@ impl crate::helpers::TestDb {
             pool.close().await;
             out.map(|r| r.rows_affected()).map_err(|e| e.to_string())
         } else {
-            let pool = sqlx::SqlitePool::connect(&self.url)
-                .await
-                .expect("connect");
+            let pool = sqlx::SqlitePool::connect(&self.url).await.expect("connect");
             let out = sqlx::query(sql).execute(&pool).await;
             pool.close().await;
             out.map(|r| r.rows_affected()).map_err(|e| e.to_string())
@@ -276,9 +281,7 @@ impl crate::helpers::TestDb {
             pool.close().await;
             rows
         } else {
-            let pool = sqlx::SqlitePool::connect(&self.url)
-                .await
-                .expect("connect");
+            let pool = sqlx::SqlitePool::connect(&self.url).await.expect("connect");
             let rows = sqlx::query_as::<_, AuditRow>(&sql)
                 .fetch_all(&pool)
                 .await

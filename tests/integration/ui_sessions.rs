@@ -1,0 +1,66 @@
+//! Sessions in the database: inactivity pushes the expiry back, an expired
+//! row ends the session, and the message page links retries both ways.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+async fn stored_expiry(app: &TestApp) -> String {
+    let rows = app
+        .db
+        .strings("SELECT CAST(expiry_date AS TEXT) FROM sessions")
+        .await;
+    assert_eq!(rows.len(), 1, "one stored session");
+    rows.into_iter().next().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn activity_pushes_the_session_expiry_back_and_an_expired_session_ends() {
+    let app = TestApp::spawn().await;
+    let (agent, _) = app.logged_in("agent@example.com", "support").await;
+    let first = stored_expiry(&app).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let page = agent.get("/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let cookie = page.set_cookie("smstrail_session").expect("cookie renewed");
+    assert!(cookie.contains("Max-Age=28800"), "{cookie}");
+    let second = stored_expiry(&app).await;
+    assert!(second > first, "expiry {first} was not pushed back ({second})");
+
+    let past = if app.db.is_postgres() {
+        "UPDATE sessions SET expiry_date = now() - interval '1 minute'"
+    } else {
+        "UPDATE sessions SET expiry_date = CAST(strftime('%s', 'now') AS INTEGER) - 60"
+    };
+    app.db.execute(past).await;
+    let page = agent.get("/").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location.as_deref(), Some("/login"));
+}
+
+#[tokio::test]
+async fn the_message_page_links_a_retry_both_ways() {
+    let app = TestApp::spawn().await;
+    let first = app.register_twilio("SMretry-a").await;
+    let second = app.register_twilio("SMretry-b").await;
+    let recorded = app
+        .client
+        .post(app.url(&format!("/api/v1/messages/{first}/retries")))
+        .bearer_auth(crate::helpers::API_TOKEN)
+        .json(&json!({"kind": "provider_failover", "new_message_id": second, "reason": "carrier timeout"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(recorded.status().is_success(), "{}", recorded.status());
+    let (agent, _) = app.logged_in("agent@example.com", "support").await;
+
+    let page = agent.get(&format!("/messages/{first}")).await.text();
+    assert!(page.contains("After this message we tried again"), "{page}");
+    assert!(page.contains(&format!("/messages/{second}")), "{page}");
+    assert!(page.contains("provider failover") && page.contains("carrier timeout"), "{page}");
+
+    let page = agent.get(&format!("/messages/{second}")).await.text();
+    assert!(page.contains("This message replaced an earlier one"), "{page}");
+    assert!(page.contains(&format!("/messages/{first}")), "{page}");
+}
