@@ -149,7 +149,8 @@ pub trait AccountStore: Send + Sync {
 
     async fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
 
-    /// `NotFound` when the user does not exist.
+    /// `NotFound` when the user does not exist; `Conflict` when the change
+    /// would leave no active admin.
     async fn update_user(
         &self,
         id: &str,

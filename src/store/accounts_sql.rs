@@ -11,6 +11,10 @@ pub(super) const GRANT_SELECT: &str = "SELECT g.id, g.user_id, u.email AS user_e
 pub(super) const AUDIT_COLUMNS: &str = "id, at_us, actor_id, actor_email, action, target, \
     message_id, reason, client_addr, detail";
 
+/// The advisory lock key (as a provider/id pair) that serializes changes
+/// which may remove an admin.
+pub(super) const LAST_ADMIN_LOCK: (&str, &str) = ("smstrail", "last-admin");
+
 macro_rules! impl_accounts {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
@@ -121,9 +125,29 @@ macro_rules! impl_accounts {
                 update.push(", updated_at_us = ").push_bind(audit.at_us);
                 update.push(" WHERE id = ").push_bind(id.to_owned());
                 update.push(format!(" RETURNING {USER_COLUMNS}"));
+                let may_remove_an_admin = matches!(change, UserChange::Disabled(true))
+                    || matches!(change, UserChange::Role(role) if role != "admin");
                 let mut tx = self.begin_write().await?;
+                if may_remove_an_admin {
+                    // Serializes such changes, so two admins demoting each
+                    // other at once cannot both see the other still in place.
+                    Self::lock_provider_messages(&mut tx, &[LAST_ADMIN_LOCK]).await?;
+                }
                 let updated: Option<UserRecord> = update.build_query_as().fetch_optional(&mut *tx).await?;
                 let updated = updated.ok_or(StoreError::NotFound)?;
+                if may_remove_an_admin {
+                    let admins: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at_us IS NULL",
+                    )
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if admins == 0 {
+                        return Err(StoreError::Conflict(format!(
+                            "{} is the last active admin: make someone else admin first",
+                            updated.email
+                        )));
+                    }
+                }
                 Self::insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(updated)

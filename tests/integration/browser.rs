@@ -136,7 +136,7 @@ async fn fill(browser: &WebDriver, css: &str, text: &str) {
 
 async fn submit(browser: &WebDriver, form: &str) {
     browser
-        .find(By::Css(&format!("{form} button[type=submit]")))
+        .find(By::Css(format!("{form} button[type=submit]")))
         .await
         .expect(form)
         .click()
@@ -238,7 +238,7 @@ async fn an_agent_finds_a_message_copies_its_id_and_reveals_the_number() {
         submit(&browser, "form.search").await;
         wait_for_text(&browser, "#matched", "Searched by phone number +1 •••• ••0100").await;
         browser
-            .find(By::Css(&format!("a[href='/messages/{message_id}']")))
+            .find(By::Css(format!("a[href='/messages/{message_id}']")))
             .await
             .expect("result row")
             .click()
@@ -254,7 +254,7 @@ async fn an_agent_finds_a_message_copies_its_id_and_reveals_the_number() {
 
         // Copy the message id: the button confirms, and the clipboard holds it.
         let copy = browser
-            .find(By::Css(&format!("button[data-copy='{message_id}']")))
+            .find(By::Css(format!("button[data-copy='{message_id}']")))
             .await
             .expect("copy button");
         copy.click().await.expect("copy");

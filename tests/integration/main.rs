@@ -10,7 +10,7 @@ mod migrations;
 mod ui_admin;
 mod ui_auth;
 mod ui_helpers;
-mod ui_sessions;
 mod ui_pages;
+mod ui_sessions;
 mod verifications;
 mod webhooks;

@@ -100,7 +100,7 @@ async fn state_snapshot(app: &TestApp) -> Vec<String> {
 #[tokio::test]
 async fn every_admin_route_is_403_for_support_and_a_login_redirect_for_anonymous() {
     let app = TestApp::spawn().await;
-    let (_admin, admin_user) = app.logged_in("admin@example.com", "admin").await;
+    let (admin, admin_user) = app.logged_in("admin@example.com", "admin").await;
     let (support, support_user) = app.logged_in("agent@example.com", "support").await;
     app.grant(&support_user, &admin_user, 8).await;
     let grant_id = grant_ids(&app).await[0];
@@ -122,11 +122,16 @@ async fn every_admin_route_is_403_for_support_and_a_login_redirect_for_anonymous
             "anonymous GET {path}"
         );
     }
-    // `/admin` only points at the users page, which then refuses.
-    for client in [&support, &anonymous] {
-        let page = client.get("/admin").await;
-        assert_eq!(page.location.as_deref(), Some("/admin/users"));
-    }
+    // `/admin` itself is an admin route too.
+    assert_eq!(support.get("/admin").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        anonymous.get("/admin").await.location.as_deref(),
+        Some("/login?next=%2Fadmin")
+    );
+    assert_eq!(
+        admin.get("/admin").await.location.as_deref(),
+        Some("/admin/users")
+    );
 
     // POSTs with valid CSRF tokens and fields that would work for an admin:
     // the role check, not the CSRF check, is what refuses them.
@@ -785,6 +790,7 @@ async fn the_audit_log_is_append_only_at_the_database() {
         format!("{before:?}"),
         "every row as it was"
     );
+    assert!(after.windows(2).all(|w| w[0].id < w[1].id), "ids only grow");
     // Appending still works.
     assert_eq!(
         app.db
@@ -794,4 +800,71 @@ async fn the_audit_log_is_append_only_at_the_database() {
             .await,
         Ok(1)
     );
+}
+
+/// Sets every user back to an active admin, behind the app's back.
+async fn all_admins_again(app: &TestApp) {
+    app.db
+        .execute("UPDATE users SET role = 'admin', disabled_at_us = NULL")
+        .await;
+}
+
+async fn active_admins(app: &TestApp) -> Vec<String> {
+    app.db
+        .strings("SELECT email FROM users WHERE role = 'admin' AND disabled_at_us IS NULL")
+        .await
+}
+
+#[tokio::test]
+async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
+    let app = TestApp::spawn().await;
+    let (a, a_user) = app.logged_in("a@example.com", "admin").await;
+    let (b, b_user) = app.logged_in("b@example.com", "admin").await;
+    for round in 0..10 {
+        all_admins_again(&app).await;
+        let a_token = a.get("/admin/users").await.csrf();
+        let b_token = b.get("/admin/users").await.csrf();
+        let a_path = format!("/admin/users/{}/role", b_user.id);
+        let b_path = format!("/admin/users/{}/role", a_user.id);
+        let (by_a, by_b) = tokio::join!(
+            a.post_with_token(&a_path, &[("role", "support")], Some(&a_token)),
+            b.post_with_token(&b_path, &[("role", "support")], Some(&b_token)),
+        );
+        assert_eq!(
+            active_admins(&app).await.len(),
+            1,
+            "round {round}: answers {} and {}",
+            by_a.status,
+            by_b.status
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_admins_disabling_each_other_at_once_leave_one_admin() {
+    let app = TestApp::spawn().await;
+    let a_user = app.user("a@example.com", "admin").await;
+    let b_user = app.user("b@example.com", "admin").await;
+    for round in 0..5 {
+        all_admins_again(&app).await;
+        // Disabling ends sessions: log in afresh each round.
+        let (a, b) = (UiClient::new(&app), UiClient::new(&app));
+        a.login("a@example.com", PASSWORD).await;
+        b.login("b@example.com", PASSWORD).await;
+        let a_token = a.get("/admin/users").await.csrf();
+        let b_token = b.get("/admin/users").await.csrf();
+        let a_path = format!("/admin/users/{}/disable", b_user.id);
+        let b_path = format!("/admin/users/{}/disable", a_user.id);
+        let (by_a, by_b) = tokio::join!(
+            a.post_with_token(&a_path, &[], Some(&a_token)),
+            b.post_with_token(&b_path, &[], Some(&b_token)),
+        );
+        assert_eq!(
+            active_admins(&app).await.len(),
+            1,
+            "round {round}: answers {} and {}",
+            by_a.status,
+            by_b.status
+        );
+    }
 }

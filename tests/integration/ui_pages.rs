@@ -66,6 +66,9 @@ async fn fixture(app: &TestApp) -> Fixture {
             "provider_message_id": "SM-search-us",
             "user_ref": "user-7",
             "product_action": {"kind": "login", "ref": "act-9"},
+            "sender_identity": "ACME",
+            "template_key": "otp_login",
+            "use_case": "otp",
         }))
         .await;
     let uk = app
@@ -100,7 +103,7 @@ async fn search_finds_a_message_by_each_identifier_and_says_which_matched() {
         ("act-9", "product action ref"),
     ] {
         let page = search(&client, &q(text)).await;
-        assert_eq!(page.message_links(), [f.us.clone()], "{text}");
+        assert_eq!(page.message_links(), [f.us.as_str()], "{text}");
         assert_eq!(
             matched(&page),
             Some(format!("\"{text}\" matched the {key}.")),
@@ -109,7 +112,7 @@ async fn search_finds_a_message_by_each_identifier_and_says_which_matched() {
         assert!(page.text().contains(&format!("<td>{key}</td>")), "{text}");
     }
     let uk = search(&client, &q("user-8")).await;
-    assert_eq!(uk.message_links(), [f.uk.clone()]);
+    assert_eq!(uk.message_links(), [f.uk.as_str()]);
 
     // Exact, not partial, matching.
     for text in ["SM-search", "user-", "act-"] {
@@ -127,7 +130,7 @@ async fn search_finds_numbers_in_any_international_spelling() {
     let client = agent(&app).await;
     for spelling in ["+1 (415) 555-0100", "+14155550100", "001 415 555 0100"] {
         let page = search(&client, &q(spelling)).await;
-        assert_eq!(page.message_links(), [f.us.clone()], "{spelling}");
+        assert_eq!(page.message_links(), [f.us.as_str()], "{spelling}");
         assert_eq!(
             matched(&page).as_deref(),
             Some("Searched by phone number +1 •••• ••0100 (matched through its keyed hash)."),
@@ -138,14 +141,14 @@ async fn search_finds_numbers_in_any_international_spelling() {
     }
     for spelling in ["+44 20 7946 0958", "0044 20 7946 0958"] {
         let page = search(&client, &q(spelling)).await;
-        assert_eq!(page.message_links(), [f.uk.clone()], "{spelling}");
+        assert_eq!(page.message_links(), [f.uk.as_str()], "{spelling}");
         assert!(
             matched(&page).is_some_and(|m| m.contains("+44 •••• ••0958")),
             "{spelling}"
         );
     }
     let other = search(&client, &q("+1 415 555 0199")).await;
-    assert_eq!(other.message_links(), [f.us_other.clone()]);
+    assert_eq!(other.message_links(), [f.us_other.as_str()]);
 }
 
 #[tokio::test]
@@ -185,18 +188,26 @@ async fn search_filters_by_status_and_country_and_reports_bad_filters() {
     assert_eq!(all, expected);
 
     let page = search(&client, "status=delivered").await;
-    assert_eq!(page.message_links(), [f.us.clone()]);
+    assert_eq!(page.message_links(), [f.us.as_str()]);
     let page = search(&client, "status=accepted").await;
-    assert_eq!(page.message_links(), [f.us_other.clone(), f.uk.clone()]);
+    assert_eq!(page.message_links(), [f.us_other.as_str(), f.uk.as_str()]);
     let page = search(&client, "country=GB").await;
-    assert_eq!(page.message_links(), [f.uk.clone()]);
+    assert_eq!(page.message_links(), [f.uk.as_str()]);
     let page = search(&client, "country=us").await;
-    assert_eq!(page.message_links(), [f.us_other.clone(), f.us.clone()]);
+    assert_eq!(page.message_links(), [f.us_other.as_str(), f.us.as_str()]);
     let page = search(&client, "country=US&status=accepted").await;
-    assert_eq!(page.message_links(), [f.us_other.clone()]);
+    assert_eq!(page.message_links(), [f.us_other.as_str()]);
     let page = search(&client, &format!("{}&status=accepted", q("+14155550100"))).await;
     assert!(page.message_links().is_empty(), "number and filter combine");
     let page = search(&client, "provider=standard").await;
+    assert!(page.message_links().is_empty());
+    let page = search(&client, "provider=Twilio&use_case=otp").await;
+    assert_eq!(page.message_links(), [f.us.as_str()]);
+    let page = search(&client, "sender=ACME").await;
+    assert_eq!(page.message_links(), [f.us.as_str()]);
+    let page = search(&client, "template=otp_login").await;
+    assert_eq!(page.message_links(), [f.us.as_str()]);
+    let page = search(&client, "template=otp_signup").await;
     assert!(page.message_links().is_empty());
 
     for (query, says) in [
@@ -222,6 +233,106 @@ async fn search_filters_by_status_and_country_and_reports_bad_filters() {
     assert!(page.message_links().is_empty());
 }
 
+/// A zone whose date differs from UTC's right now: a day ahead in the UTC
+/// afternoon, a day behind in the UTC morning.
+fn zone_on_another_day() -> (&'static str, String, String) {
+    use chrono::Timelike;
+    let now = chrono::Utc::now();
+    let zone = if now.hour() >= 12 {
+        "Pacific/Kiritimati"
+    } else {
+        "Etc/GMT+12"
+    };
+    let tz: chrono_tz::Tz = zone.parse().expect("zone");
+    let local = now
+        .with_timezone(&tz)
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string();
+    let utc = now.date_naive().format("%Y-%m-%d").to_string();
+    assert_ne!(local, utc, "{zone}");
+    (zone, local, utc)
+}
+
+#[tokio::test]
+async fn date_filters_are_whole_days_in_the_agent_zone() {
+    let app = TestApp::spawn().await;
+    let f = fixture(&app).await;
+    let (zone, local, utc) = zone_on_another_day();
+    let (client, _) = app.logged_in("agent@example.com", "support").await;
+    let set = client
+        .post_from("/settings", "/settings/timezone", &[("timezone", zone)])
+        .await;
+    assert_eq!(set.status, StatusCode::OK);
+
+    let today = search(&client, &format!("from={local}&to={local}")).await;
+    assert_eq!(today.message_links().len(), 3, "{zone} {local}");
+    assert!(today.text().contains(&format!("your time zone ({zone})")));
+    let page = search(&client, &format!("from={local}")).await;
+    assert_eq!(page.message_links().len(), 3);
+    let page = search(&client, &format!("to={local}")).await;
+    assert_eq!(page.message_links().len(), 3);
+    // The UTC date is another day here: nothing of today is in it.
+    let page = search(&client, &format!("from={utc}&to={utc}")).await;
+    assert!(
+        page.message_links().is_empty(),
+        "{zone}: {utc} is not {local}"
+    );
+    assert_eq!(alert(&page), None);
+    let page = search(&client, &format!("{}&from={local}", q("user-7"))).await;
+    assert_eq!(page.message_links(), [f.us.as_str()]);
+
+    // The audit log reads its dates in the admin's zone the same way.
+    let (admin, _) = app.logged_in("admin@example.com", "admin").await;
+    let set = admin
+        .post_from("/settings", "/settings/timezone", &[("timezone", zone)])
+        .await;
+    assert_eq!(set.status, StatusCode::OK);
+    let rows = |page: &Page| page.body.matches("<tr class=\"audit-").count();
+    let local_rows = rows(
+        &admin
+            .get(&format!("/admin/audit?from={local}&to={local}"))
+            .await,
+    );
+    let since_start = app
+        .db
+        .strings("SELECT action FROM audit_log WHERE at_us > 0")
+        .await
+        .len();
+    assert_eq!(local_rows, since_start);
+    let utc_rows = rows(
+        &admin
+            .get(&format!("/admin/audit?from={utc}&to={utc}"))
+            .await,
+    );
+    assert_eq!(utc_rows, 0);
+}
+
+#[tokio::test]
+async fn a_day_that_starts_at_one_in_the_morning_can_still_be_filtered() {
+    let app = TestApp::spawn().await;
+    fixture(&app).await;
+    let (client, _) = app.logged_in("admin@example.com", "admin").await;
+    let set = client
+        .post_from(
+            "/settings",
+            "/settings/timezone",
+            &[("timezone", "America/Santiago")],
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK);
+    for query in [
+        "from=2026-09-06",
+        "to=2026-09-05",
+        "from=2026-09-06&to=2026-09-06",
+    ] {
+        let page = search(&client, query).await;
+        assert_eq!(alert(&page), None, "search {query}");
+        let audit = client.get(&format!("/admin/audit?{query}")).await;
+        assert_eq!(audit.status, StatusCode::OK, "audit {query}");
+    }
+}
+
 #[tokio::test]
 async fn search_pages_through_55_messages_50_at_a_time() {
     let app = TestApp::spawn().await;
@@ -240,7 +351,6 @@ async fn search_pages_through_55_messages_50_at_a_time() {
     let next = first.next_link().expect("an Older messages link");
     assert!(first.body.contains("Older messages"));
     assert!(next.starts_with("/?") && next.contains("before="), "{next}");
-    eprintln!("NEXT {next}");
 
     let second = client.get(&next).await;
     assert_eq!(second.status, StatusCode::OK);
@@ -316,6 +426,15 @@ async fn the_message_page_shows_event_times_in_utc_the_agent_zone_and_the_recipi
         .await;
     assert_eq!(zone.status, StatusCode::OK);
     assert!(zone.text().contains("Time zone set to Asia/Kolkata."));
+    let bad = client
+        .post_from(
+            "/settings",
+            "/settings/timezone",
+            &[("timezone", "Mars/Olympus")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().contains("is not an IANA time zone name"));
 
     let page = client.get(&format!("/messages/{id}")).await;
     let text = page.text();

@@ -1,5 +1,6 @@
-//! Sessions in the database: inactivity pushes the expiry back, an expired
-//! row ends the session, and the message page links retries both ways.
+//! Sessions in the database (inactivity pushes the expiry back, an expired
+//! row ends the session), the message page's retry links, and the static
+//! assets every page loads.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -26,7 +27,10 @@ async fn activity_pushes_the_session_expiry_back_and_an_expired_session_ends() {
     let cookie = page.set_cookie("smstrail_session").expect("cookie renewed");
     assert!(cookie.contains("Max-Age=28800"), "{cookie}");
     let second = stored_expiry(&app).await;
-    assert!(second > first, "expiry {first} was not pushed back ({second})");
+    assert!(
+        second > first,
+        "expiry {first} was not pushed back ({second})"
+    );
 
     let past = if app.db.is_postgres() {
         "UPDATE sessions SET expiry_date = now() - interval '1 minute'"
@@ -58,9 +62,57 @@ async fn the_message_page_links_a_retry_both_ways() {
     let page = agent.get(&format!("/messages/{first}")).await.text();
     assert!(page.contains("After this message we tried again"), "{page}");
     assert!(page.contains(&format!("/messages/{second}")), "{page}");
-    assert!(page.contains("provider failover") && page.contains("carrier timeout"), "{page}");
+    assert!(
+        page.contains("provider failover") && page.contains("carrier timeout"),
+        "{page}"
+    );
 
     let page = agent.get(&format!("/messages/{second}")).await.text();
-    assert!(page.contains("This message replaced an earlier one"), "{page}");
+    assert!(
+        page.contains("This message replaced an earlier one"),
+        "{page}"
+    );
     assert!(page.contains(&format!("/messages/{first}")), "{page}");
+}
+
+#[tokio::test]
+async fn assets_are_embedded_typed_and_cacheable_without_a_session() {
+    let app = TestApp::spawn().await;
+    for (path, content_type, marker) in [
+        (
+            "/static/app.css",
+            "text/css; charset=utf-8",
+            ".badge.delivered",
+        ),
+        (
+            "/static/app.js",
+            "text/javascript; charset=utf-8",
+            "data-copy",
+        ),
+    ] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let headers = response.headers().clone();
+        assert_eq!(headers["content-type"], content_type, "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert!(
+            headers["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("max-age"),
+            "{path}"
+        );
+        assert!(
+            headers.get("set-cookie").is_none(),
+            "{path} opened a session"
+        );
+        assert!(response.text().await.unwrap().contains(marker), "{path}");
+    }
+    let missing = app
+        .client
+        .get(app.url("/static/nope.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }

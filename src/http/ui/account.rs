@@ -47,7 +47,9 @@ pub struct LoginForm {
 
 /// Only our own paths: `//evil.example` and absolute URLs are dropped.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
+    // A control character would make the Location header unbuildable.
+    if local && !next.chars().any(char::is_control) {
         next
     } else {
         "/"
@@ -75,6 +77,9 @@ pub async fn login(
 ) -> Result<Response, UiError> {
     let email = normalize_email(&form.email).unwrap_or_else(|_| form.email.trim().to_lowercase());
     if let Err(wait) = state.login_limiter.check(&email, addr.0) {
+        // Not audited: the throttle exists because of floods, and a flood
+        // must not be able to fill the audit log.
+        tracing::warn!(client = %addr.0, "login throttled");
         return Err(UiError::TooManyAttempts {
             retry_after_secs: wait.as_secs().max(1),
         });
@@ -406,6 +411,8 @@ mod tests {
     fn next_stays_on_this_site() {
         assert_eq!(safe_next("/messages/1?x=2"), "/messages/1?x=2");
         for hostile in [
+            "/\r\nSet-Cookie: x=1",
+            "/\n",
             "//evil.example",
             "/\\evil.example",
             "https://evil.example",

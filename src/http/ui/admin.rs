@@ -29,10 +29,7 @@ use crate::store::{
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/admin",
-            get(|| async { axum::response::Redirect::to("/admin/users") }),
-        )
+        .route("/admin", get(admin_home))
         .route("/admin/users", get(users).post(add_user))
         .route("/admin/users/{id}/role", post(set_role))
         .route("/admin/users/{id}/disable", post(disable_user))
@@ -43,6 +40,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/tokens", get(tokens).post(create_token))
         .route("/admin/tokens/{id}/revoke", post(revoke_token))
         .route("/admin/audit", get(audit_log))
+}
+
+async fn admin_home(Admin(_): Admin) -> axum::response::Redirect {
+    axum::response::Redirect::to("/admin/users")
 }
 
 /// A page outcome shown above the list: what happened, or what was wrong.
@@ -202,21 +203,6 @@ async fn add_user(
     users_page(&state, &admin, token, outcome).await
 }
 
-/// Refuses a change that would leave no active admin to manage the others.
-async fn keeps_an_admin(state: &AppState, target: &UserRecord) -> Result<bool, UiError> {
-    if target.role != Role::Admin.as_str() || !target.is_active() {
-        return Ok(true);
-    }
-    let admins = state
-        .store
-        .users()
-        .await?
-        .iter()
-        .filter(|u| u.role == Role::Admin.as_str() && u.is_active())
-        .count();
-    Ok(admins > 1)
-}
-
 async fn target_user(state: &AppState, id: &str) -> Result<UserRecord, UiError> {
     state
         .store
@@ -251,30 +237,31 @@ async fn set_role(
             .await;
         }
     };
-    if role != Role::Admin && !keeps_an_admin(&state, &target).await? {
-        let outcome = Outcome::refused(
-            StatusCode::CONFLICT,
-            format!(
-                "{} is the last active admin: make someone else admin first.",
-                target.email
-            ),
-        );
-        return users_page(&state, &admin, token, outcome).await;
-    }
     let mut entry = audit_by(&admin, &addr, audit::USER_ROLE);
     entry.target = Some(target.email.clone());
     entry.detail = Some(format!("{} → {role}", target.role));
-    state
-        .store
-        .update_user(&id, &UserChange::Role(role.as_str().to_owned()), &entry)
-        .await?;
-    users_page(
-        &state,
-        &admin,
-        token,
-        Outcome::done(format!("{} is now {role}.", target.email)),
-    )
-    .await
+    let change = UserChange::Role(role.as_str().to_owned());
+    let notice = format!("{} is now {role}.", target.email);
+    change_user(&state, &admin, token, &target, change, entry, notice).await
+}
+
+/// Applies a change and shows the users page with what happened; a change
+/// that would leave no active admin is refused by the store.
+async fn change_user(
+    state: &AppState,
+    admin: &Agent,
+    token: CsrfToken,
+    target: &UserRecord,
+    change: UserChange,
+    entry: crate::store::NewAuditEntry,
+    notice: String,
+) -> Result<Response, UiError> {
+    let outcome = match state.store.update_user(&target.id, &change, &entry).await {
+        Ok(_) => Outcome::done(notice),
+        Err(StoreError::Conflict(why)) => Outcome::refused(StatusCode::CONFLICT, capitalize(&why)),
+        Err(other) => return Err(other.into()),
+    };
+    users_page(state, admin, token, outcome).await
 }
 
 async fn disable_user(
@@ -285,30 +272,17 @@ async fn disable_user(
     CsrfForm { token, .. }: CsrfForm<super::account::Empty>,
 ) -> Result<Response, UiError> {
     let target = target_user(&state, &id).await?;
-    if !keeps_an_admin(&state, &target).await? {
-        let outcome = Outcome::refused(
-            StatusCode::CONFLICT,
-            format!(
-                "{} is the last active admin and cannot be disabled.",
-                target.email
-            ),
-        );
-        return users_page(&state, &admin, token, outcome).await;
-    }
     let mut entry = audit_by(&admin, &addr, audit::USER_DISABLE);
     entry.target = Some(target.email.clone());
-    state
-        .store
-        .update_user(&id, &UserChange::Disabled(true), &entry)
-        .await?;
-    users_page(
+    let notice = format!("Disabled {}; their sessions have ended.", target.email);
+    change_user(
         &state,
         &admin,
         token,
-        Outcome::done(format!(
-            "Disabled {}; their sessions have ended.",
-            target.email
-        )),
+        &target,
+        UserChange::Disabled(true),
+        entry,
+        notice,
     )
     .await
 }
@@ -323,15 +297,15 @@ async fn enable_user(
     let target = target_user(&state, &id).await?;
     let mut entry = audit_by(&admin, &addr, audit::USER_ENABLE);
     entry.target = Some(target.email.clone());
-    state
-        .store
-        .update_user(&id, &UserChange::Disabled(false), &entry)
-        .await?;
-    users_page(
+    let notice = format!("Enabled {}.", target.email);
+    change_user(
         &state,
         &admin,
         token,
-        Outcome::done(format!("Enabled {}.", target.email)),
+        &target,
+        UserChange::Disabled(false),
+        entry,
+        notice,
     )
     .await
 }
@@ -362,10 +336,6 @@ async fn reset_password(
     let hash = password::hash(form.password).await.map_err(server_error)?;
     let mut entry = audit_by(&admin, &addr, audit::USER_PASSWORD_RESET);
     entry.target = Some(target.email.clone());
-    state
-        .store
-        .update_user(&id, &UserChange::PasswordHash(hash), &entry)
-        .await?;
     let notice = if target.id == admin.user.id {
         "Your password was reset: log in again.".to_owned()
     } else {
@@ -374,7 +344,16 @@ async fn reset_password(
             target.email
         )
     };
-    users_page(&state, &admin, token, Outcome::done(notice)).await
+    change_user(
+        &state,
+        &admin,
+        token,
+        &target,
+        UserChange::PasswordHash(hash),
+        entry,
+        notice,
+    )
+    .await
 }
 
 // ---- reveal grants ---------------------------------------------------------

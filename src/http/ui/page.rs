@@ -82,11 +82,15 @@ pub fn day_bound(
         day
     };
     let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-    let instant = zone
-        .from_local_datetime(&midnight)
-        .earliest()
+    // Where a clock change skips midnight (America/Santiago in September),
+    // the day starts at its first local time that exists.
+    let instant = (0..=48)
+        .find_map(|quarter| {
+            let local = midnight + chrono::Duration::minutes(15 * quarter);
+            zone.from_local_datetime(&local).earliest()
+        })
         .ok_or_else(|| {
-            UiError::bad_request(format!("{field}: {text:?} has no midnight in {zone}."))
+            UiError::bad_request(format!("{field}: {text:?} has no start in {zone}."))
         })?;
     Ok(Some(instant.timestamp_micros()))
 }
