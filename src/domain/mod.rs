@@ -1,11 +1,14 @@
 //! The domain: plain Rust, no I/O. Status model, normalized reports, phone
-//! numbers and the rules that combine them.
+//! numbers, accounts, and what the support UI tells an agent (error notes,
+//! next steps, time zones, timeline annotations).
 
+pub mod account;
 pub mod error_catalog;
 pub mod event;
 pub mod guidance;
 pub mod outbound;
 pub mod phone;
+pub mod search;
 pub mod status;
 pub mod timeline;
 pub mod timezones;
@@ -17,5 +20,3 @@ pub use phone::{PhoneError, PhoneNumber};
 pub use status::{DeliveryStatus, StatusAt};
 pub use timeline::{EventAnnotation, TimelineEvent};
 pub use timezones::RecipientZone;
-pub mod account;
-pub mod search;

@@ -1,0 +1,156 @@
+//! API tokens for the send-side API: created and shown once, listed, revoked.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum_csrf::CsrfToken;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+use super::{Outcome, respond, server_error};
+use crate::app::AppState;
+use crate::crypto::{random_bytes, token_digest};
+use crate::domain::account::audit;
+use crate::domain::timezones::format_instant;
+use crate::http::ui::error::UiError;
+use crate::http::ui::page::{Chrome, audit_by};
+use crate::http::ui::session::{Admin, Agent, ClientAddr, CsrfForm};
+use crate::store::{NewApiToken, StoreError};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/tokens", get(tokens).post(create_token))
+        .route("/admin/tokens/{id}/revoke", post(revoke_token))
+}
+
+struct TokenRow {
+    id: String,
+    name: String,
+    created: String,
+    state: String,
+    active: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_tokens.html")]
+struct TokensPage {
+    chrome: Chrome,
+    tokens: Vec<TokenRow>,
+    /// (name, token) right after creation: the only time the token is shown.
+    created: Option<(String, String)>,
+    outcome: Outcome,
+    status: StatusCode,
+}
+
+async fn tokens_page(
+    state: &AppState,
+    admin: &Agent,
+    token: CsrfToken,
+    outcome: Outcome,
+    created: Option<(String, String)>,
+) -> Result<Response, UiError> {
+    let tokens = state
+        .store
+        .api_tokens()
+        .await?
+        .into_iter()
+        .map(|t| TokenRow {
+            state: match t.revoked_at_us {
+                Some(at) => format!("revoked {}", format_instant(at, admin.zone)),
+                None => "active".to_owned(),
+            },
+            active: t.revoked_at_us.is_none(),
+            created: format_instant(t.created_at_us, admin.zone),
+            id: t.id,
+            name: t.name,
+        })
+        .collect();
+    let page = TokensPage {
+        chrome: Chrome::new(&token, Some(admin), "tokens")?,
+        tokens,
+        created,
+        status: outcome.status(),
+        outcome,
+    };
+    Ok(respond(page.status, token, page))
+}
+
+async fn tokens(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    token: CsrfToken,
+) -> Result<Response, UiError> {
+    tokens_page(&state, &admin, token, Outcome::default(), None).await
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    #[serde(default)]
+    name: String,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    addr: ClientAddr,
+    CsrfForm { form, token }: CsrfForm<TokenForm>,
+) -> Result<Response, UiError> {
+    let name = form.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        let outcome = Outcome::refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The name must be 1 to 100 characters.",
+        );
+        return tokens_page(&state, &admin, token, outcome, None).await;
+    }
+    let secret = format!(
+        "smst_{}",
+        URL_SAFE_NO_PAD.encode(random_bytes::<32>().map_err(server_error)?)
+    );
+    let id = uuid::Uuid::now_v7().to_string();
+    let mut entry = audit_by(&admin, &addr, audit::TOKEN_CREATE);
+    entry.target = Some(id.clone());
+    entry.detail = Some(format!("{name:?}"));
+    let new = NewApiToken {
+        id,
+        name: name.to_owned(),
+        digest: token_digest(&secret),
+        created_at_us: entry.at_us,
+    };
+    state.store.create_api_token(&new, &entry).await?;
+    tokens_page(
+        &state,
+        &admin,
+        token,
+        Outcome::default(),
+        Some((name.to_owned(), secret)),
+    )
+    .await
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    addr: ClientAddr,
+    Path(id): Path<String>,
+    CsrfForm { token, .. }: CsrfForm<crate::http::ui::account::Empty>,
+) -> Result<Response, UiError> {
+    let mut entry = audit_by(&admin, &addr, audit::TOKEN_REVOKE);
+    entry.target = Some(id.clone());
+    match state.store.revoke_api_token(&id, &entry).await {
+        Ok(revoked) => {
+            let notice = format!(
+                "Revoked token {:?}: requests with it now get 401.",
+                revoked.name
+            );
+            tokens_page(&state, &admin, token, Outcome::done(notice), None).await
+        }
+        Err(StoreError::NotFound) => Err(UiError::not_found("An active token with this id was")),
+        Err(other) => Err(other.into()),
+    }
+}
