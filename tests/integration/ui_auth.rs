@@ -600,13 +600,8 @@ async fn a_password_change_ends_the_other_session_but_not_this_one() {
     assert_eq!(audit[0].actor_email.as_deref(), Some("agent@example.com"));
     assert_eq!(audit[0].client_addr.as_deref(), Some("127.0.0.1"));
 
-    let old = UiClient::new(&app)
-        .post(
-            "/login",
-            &[("email", "agent@example.com"), ("password", PASSWORD)],
-        )
+    app.assert_login_refused("agent@example.com", PASSWORD)
         .await;
-    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
     UiClient::new(&app)
         .login("agent@example.com", NEW_PASSWORD)
         .await;
@@ -632,13 +627,9 @@ async fn disabling_a_user_ends_their_session_and_their_logins() {
         Some("/login"),
         "the open session ended at once"
     );
-    let again = UiClient::new(&app)
-        .post(
-            "/login",
-            &[("email", "agent@example.com"), ("password", PASSWORD)],
-        )
+    let again = app
+        .assert_login_refused("agent@example.com", PASSWORD)
         .await;
-    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
     assert!(
         again.text().contains(REFUSED),
         "same words as a wrong password"

@@ -364,3 +364,15 @@ impl TestApp {
         )
     }
 }
+
+impl TestApp {
+    /// A fresh client's login with these credentials is refused (401); the
+    /// refusal page is returned for its wording.
+    pub async fn assert_login_refused(&self, email: &str, password: &str) -> Page {
+        let page = UiClient::new(self)
+            .post("/login", &[("email", email), ("password", password)])
+            .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED, "login of {email}");
+        page
+    }
+}

@@ -206,20 +206,7 @@ async fn disable_user(
     Path(id): Path<String>,
     CsrfForm { token, .. }: CsrfForm<crate::http::ui::account::Empty>,
 ) -> Result<Response, UiError> {
-    let target = target_user(&state, &id).await?;
-    let mut entry = audit_by(&admin, &addr, audit::USER_DISABLE);
-    entry.target = Some(target.email.clone());
-    let notice = format!("Disabled {}; their sessions have ended.", target.email);
-    change_user(
-        &state,
-        &admin,
-        token,
-        &target,
-        UserChange::Disabled(true),
-        entry,
-        notice,
-    )
-    .await
+    set_disabled(&state, &admin, &addr, &id, token, true).await
 }
 
 async fn enable_user(
@@ -229,20 +216,30 @@ async fn enable_user(
     Path(id): Path<String>,
     CsrfForm { token, .. }: CsrfForm<crate::http::ui::account::Empty>,
 ) -> Result<Response, UiError> {
-    let target = target_user(&state, &id).await?;
-    let mut entry = audit_by(&admin, &addr, audit::USER_ENABLE);
+    set_disabled(&state, &admin, &addr, &id, token, false).await
+}
+
+async fn set_disabled(
+    state: &AppState,
+    admin: &Agent,
+    addr: &ClientAddr,
+    id: &str,
+    token: CsrfToken,
+    disabled: bool,
+) -> Result<Response, UiError> {
+    let target = target_user(state, id).await?;
+    let (action, notice) = if disabled {
+        (
+            audit::USER_DISABLE,
+            format!("Disabled {}; their sessions have ended.", target.email),
+        )
+    } else {
+        (audit::USER_ENABLE, format!("Enabled {}.", target.email))
+    };
+    let mut entry = audit_by(admin, addr, action);
     entry.target = Some(target.email.clone());
-    let notice = format!("Enabled {}.", target.email);
-    change_user(
-        &state,
-        &admin,
-        token,
-        &target,
-        UserChange::Disabled(false),
-        entry,
-        notice,
-    )
-    .await
+    let change = UserChange::Disabled(disabled);
+    change_user(state, admin, token, &target, change, entry, notice).await
 }
 
 #[derive(Deserialize)]
