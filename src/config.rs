@@ -105,6 +105,9 @@ pub struct Config {
     pub ingest_writers: usize,
     /// `tracing` filter directive, e.g. `info` or `smstrail=debug`.
     pub log: String,
+    /// Reverse proxies whose `X-Forwarded-For` names the real client (for
+    /// the audit log and the login throttle). Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -119,7 +122,7 @@ pub enum ConfigError {
 
 /// Every key, as written in the TOML file; the environment name is
 /// `SMSTRAIL_` + the key in upper case.
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 14] = [
     "database_url",
     "bind",
     "public_url",
@@ -133,6 +136,7 @@ const KEYS: [&str; 13] = [
     "ingest_batch_max",
     "ingest_writers",
     "log",
+    "trusted_proxies",
 ];
 
 /// Raw values by key, with where each came from for error messages.
@@ -328,6 +332,13 @@ impl Layers {
             },
         };
 
+        let trusted_proxies = match self.take("trusted_proxies") {
+            None => Vec::new(),
+            Some(text) => {
+                parse_addresses(&text).map_err(|reason| bad("trusted_proxies", reason))?
+            }
+        };
+
         let standard_secret = self.secret("standard_secret");
         if let Some(secret) = &standard_secret {
             crate::providers::standard::decode_secret(secret.expose())
@@ -348,8 +359,22 @@ impl Layers {
             ingest_batch_max,
             ingest_writers,
             log: self.take("log").unwrap_or_else(|| "info".to_owned()),
+            trusted_proxies,
         })
     }
+}
+
+/// A comma-separated list of IP addresses.
+fn parse_addresses(text: &str) -> Result<Vec<std::net::IpAddr>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse().map_err(|_| {
+                format!("{part:?} is not an IP address (give addresses, comma-separated)")
+            })
+        })
+        .collect()
 }
 
 fn parse_public_url(text: &str) -> Result<String, String> {
@@ -417,11 +442,31 @@ mod tests {
             ("SMSTRAIL_INGEST_WRITERS", "2"),
             ("SMSTRAIL_VONAGE_SIGNATURE_METHOD", "sha3"),
             ("SMSTRAIL_STANDARD_SECRET", "whsec_"),
+            ("SMSTRAIL_TRUSTED_PROXIES", "10.0.0.0/8"),
+            ("SMSTRAIL_TRUSTED_PROXIES", "127.0.0.1, proxy.local"),
         ] {
             let err = Config::from_sources(None, env(&[(key, value)])).unwrap_err();
             let expected = key.trim_start_matches(ENV_PREFIX).to_ascii_lowercase();
             assert!(err.to_string().contains(&expected), "{key}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_list_of_addresses() {
+        let config = Config::from_sources(
+            None,
+            env(&[("SMSTRAIL_TRUSTED_PROXIES", " 127.0.0.1, ::1 ,")]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.trusted_proxies,
+            vec![
+                std::net::IpAddr::from([127, 0, 0, 1]),
+                std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+            ]
+        );
+        let config = Config::from_sources(None, env(&[])).unwrap();
+        assert!(config.trusted_proxies.is_empty());
     }
 
     #[test]

@@ -116,3 +116,63 @@ async fn assets_are_embedded_typed_and_cacheable_without_a_session() {
         .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
+
+/// A failed login claiming, through `X-Forwarded-For`, to come from
+/// 203.0.113.9 behind a hop that says 1.2.3.4; with or without a CSRF token.
+async fn forwarded_failed_login(app: &TestApp, with_token: bool) -> StatusCode {
+    let client = crate::ui_helpers::UiClient::new(app);
+    let token = client.get("/login").await.csrf();
+    let mut form = vec![
+        ("email", "nobody@example.com"),
+        ("password", "wrong password"),
+    ];
+    if with_token {
+        form.push(("authenticity_token", &token));
+    }
+    client
+        .client
+        .post(app.url("/login"))
+        .header("X-Forwarded-For", "1.2.3.4, 203.0.113.9")
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn failed_login_addresses(app: &TestApp) -> Vec<String> {
+    app.db
+        .strings("SELECT client_addr FROM audit_log WHERE action = 'login_failed'")
+        .await
+}
+
+#[tokio::test]
+async fn the_audit_log_names_the_client_behind_a_trusted_proxy_only() {
+    // Not configured: the header is the client's word and is ignored.
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        forwarded_failed_login(&app, true).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        failed_login_addresses(&app).await,
+        vec!["127.0.0.1".to_owned()]
+    );
+    // Without a CSRF token nothing is even looked at.
+    assert_eq!(
+        forwarded_failed_login(&app, false).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(failed_login_addresses(&app).await.len(), 1);
+
+    // Behind a trusted proxy: the nearest untrusted hop, not the spoofed one.
+    let app = TestApp::spawn_with(&[("SMSTRAIL_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    assert_eq!(
+        forwarded_failed_login(&app, true).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        failed_login_addresses(&app).await,
+        vec!["203.0.113.9".to_owned()]
+    );
+}

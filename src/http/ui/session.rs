@@ -2,7 +2,7 @@
 //! request (disabled accounts and changed passwords end sessions at once),
 //! and the CSRF-checked form every state-changing request goes through.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -117,18 +117,51 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// The client's address, for the audit log and the login throttle.
-pub struct ClientAddr(pub std::net::IpAddr);
+/// The client's address, for the audit log and the login throttle: the TCP
+/// peer, or, when the peer is a configured trusted proxy, the address that
+/// proxy reports in `X-Forwarded-For`.
+pub struct ClientAddr(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = UiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, UiError> {
-        let ConnectInfo(addr) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, UiError> {
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
             .await
             .map_err(|_| UiError::new(StatusCode::INTERNAL_SERVER_ERROR, "no client address"))?;
-        Ok(ClientAddr(addr.ip()))
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        Ok(ClientAddr(client_address(
+            peer.ip(),
+            &forwarded.join(","),
+            &state.config.trusted_proxies,
+        )))
     }
+}
+
+/// Walks `X-Forwarded-For` from the nearest hop back while the hop is a
+/// trusted proxy: the first untrusted address is the client. Entries a
+/// client wrote itself sit further left and are never reached unless every
+/// hop after them is trusted.
+fn client_address(peer: IpAddr, forwarded_for: &str, trusted: &[IpAddr]) -> IpAddr {
+    let mut client = peer;
+    if !trusted.contains(&peer) {
+        return client;
+    }
+    for hop in forwarded_for.rsplit(',').map(str::trim) {
+        let Ok(address) = hop.parse::<IpAddr>() else {
+            break;
+        };
+        client = address;
+        if !trusted.contains(&address) {
+            break;
+        }
+    }
+    client
 }
 
 /// A urlencoded form whose `authenticity_token` matched the CSRF cookie.
@@ -169,5 +202,41 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
         let form = serde_urlencoded::from_bytes(&bytes)
             .map_err(|e| UiError::bad_request(format!("Invalid form: {e}")))?;
         Ok(CsrfForm { form, token })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROXY: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+    const CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 9));
+
+    #[test]
+    fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+        assert_eq!(client_address(PROXY, "203.0.113.9", &[]), PROXY);
+        assert_eq!(client_address(PROXY, "203.0.113.9", &[PROXY]), CLIENT);
+        assert_eq!(client_address(CLIENT, "198.51.100.1", &[PROXY]), CLIENT);
+    }
+
+    #[test]
+    fn a_spoofed_left_entry_is_not_believed() {
+        // The client sent "1.2.3.4" itself; the proxy appended the real peer.
+        assert_eq!(
+            client_address(PROXY, "1.2.3.4, 203.0.113.9", &[PROXY]),
+            CLIENT
+        );
+        // Two trusted hops: the client is the first untrusted from the right.
+        let inner = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 3));
+        assert_eq!(
+            client_address(PROXY, "203.0.113.9, 10.0.0.3", &[PROXY, inner]),
+            CLIENT
+        );
+    }
+
+    #[test]
+    fn garbage_or_missing_headers_leave_the_peer() {
+        assert_eq!(client_address(PROXY, "", &[PROXY]), PROXY);
+        assert_eq!(client_address(PROXY, "unknown", &[PROXY]), PROXY);
     }
 }
