@@ -128,6 +128,16 @@ async fn wait_for_text(browser: &WebDriver, css: &str, expected: &str) -> String
     }
 }
 
+/// Saves what the browser shows into target/screenshots/, for people
+/// looking at a run (and at a failure).
+async fn snapshot(browser: &WebDriver, name: &str) -> PathBuf {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&folder).expect("screenshot folder");
+    let path = folder.join(format!("{name}.png"));
+    browser.screenshot(&path).await.expect("screenshot");
+    path
+}
+
 async fn fill(browser: &WebDriver, css: &str, text: &str) {
     let field = browser.find(By::Css(css)).await.expect(css);
     field.clear().await.expect("clear");
@@ -223,6 +233,7 @@ async fn an_agent_finds_a_message_copies_its_id_and_reveals_the_number() {
         fill(&browser, &format!("{add} input[name=password]"), AGENT_PASSWORD).await;
         submit(&browser, add).await;
         wait_for_text(&browser, ".notice", "Added agent@example.com as support").await;
+        snapshot(&browser, "admin-users").await;
 
         browser.goto(format!("{base}/admin/grants")).await.expect("grants");
         let user = browser.find(By::Css("select[name=user_id]")).await.expect("user select");
@@ -237,6 +248,7 @@ async fn an_agent_finds_a_message_copies_its_id_and_reveals_the_number() {
         fill(&browser, "input[name=q]", "+1 (415) 555-0100").await;
         submit(&browser, "form.search").await;
         wait_for_text(&browser, "#matched", "Searched by phone number +1 •••• ••0100").await;
+        snapshot(&browser, "search").await;
         browser
             .find(By::Css(format!("a[href='/messages/{message_id}']")))
             .await
@@ -279,9 +291,7 @@ async fn an_agent_finds_a_message_copies_its_id_and_reveals_the_number() {
         }
 
         // The README's screenshot, taken before anything is revealed.
-        let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/message-page.png");
-        std::fs::create_dir_all(shot.parent().expect("folder")).expect("screenshot folder");
-        browser.screenshot(&shot).await.expect("screenshot");
+        let shot = snapshot(&browser, "message-page").await;
         if std::env::var_os("SMSTRAIL_UPDATE_SCREENSHOTS").is_some() {
             let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/screenshots/message-page.png");
             std::fs::create_dir_all(docs.parent().expect("docs")).expect("docs folder");
@@ -302,6 +312,7 @@ async fn an_agent_finds_a_message_copies_its_id_and_reveals_the_number() {
         let row = wait_for_text(&browser, "table.audit tbody tr.audit-reveal", AGENT).await;
         assert!(row.contains("SUP-1234 user asks which number"), "{row}");
         assert!(row.contains(&message_id), "{row}");
+        snapshot(&browser, "audit-log").await;
     }
     .await;
     browser.quit().await.expect("quit");
