@@ -261,6 +261,7 @@ async fn an_agent_finds_a_message_copies_its_id_and_reveals_the_number() {
         wait_for_text(&browser, "#recipient", "+1 •••• ••0100").await;
         wait_for_text(&browser, "#current-status", "delivered").await;
         wait_for_text(&browser, "#timeline", "received 2 times").await;
+        wait_for_text(&browser, "#grant-state", "You may reveal numbers until").await;
         let page = browser.source().await.expect("source");
         assert!(!page.contains("4155550100"), "the number leaked into the page");
 

@@ -1,6 +1,6 @@
 //! Sessions in the database (inactivity pushes the expiry back, an expired
-//! row ends the session), the message page's retry links, and the static
-//! assets every page loads.
+//! row ends the session), the message page's retry links and grant state,
+//! the client address behind proxies, and the static assets.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -60,6 +60,7 @@ async fn the_message_page_links_a_retry_both_ways() {
     let (agent, _) = app.logged_in("agent@example.com", "support").await;
 
     let page = agent.get(&format!("/messages/{first}")).await.text();
+    assert!(page.contains("You have no reveal grant"), "{page}");
     assert!(page.contains("After this message we tried again"), "{page}");
     assert!(page.contains(&format!("/messages/{second}")), "{page}");
     assert!(

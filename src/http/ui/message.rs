@@ -113,6 +113,8 @@ struct MessagePage {
     m: Summary,
     revealed: Option<String>,
     reveal_error: Option<String>,
+    /// Until when the agent may reveal, if they may.
+    grant_until: Option<String>,
     agent_zone: String,
     recipient_zone_known: bool,
     recipient_zone_note: String,
@@ -210,6 +212,7 @@ async fn load_page(
     let inbound = store
         .inbound_from(&message.recipient_hash, INBOUND_SHOWN)
         .await?;
+    let grant = store.live_grant(&agent.user.id, now_us()).await?;
 
     let (recipient, recipient_zone_note) = describe_recipient_zone(&message);
     let zones = Zones {
@@ -222,6 +225,7 @@ async fn load_page(
         m: summary(&message, &zones),
         revealed: None,
         reveal_error: None,
+        grant_until: grant.map(|g| format_instant(g.expires_at_us, agent.zone)),
         agent_zone: agent.zone.name().to_owned(),
         recipient_zone_known: recipient.is_some(),
         recipient_zone_note,
