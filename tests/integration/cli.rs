@@ -54,20 +54,28 @@ async fn unknown_keys_and_bad_values_stop_start_up_naming_the_key() {
     );
 }
 
-#[tokio::test]
-async fn logs_hold_no_secrets_or_numbers_and_sigterm_drains_then_exits() {
-    let db = TestDb::fresh().await;
+/// The binary serving `db` at debug level, its log in a file; ready.
+async fn start_logging_server(
+    db: &TestDb,
+) -> (std::process::Child, String, tempfile::NamedTempFile) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let log = tempfile::NamedTempFile::new().unwrap();
-    let mut server = start_server(
-        &db,
+    let server = start_server(
+        db,
         port,
         &[("SMSTRAIL_LOG", "debug")],
         Stdio::from(log.reopen().unwrap()),
     );
+    wait_ready(&reqwest::Client::new(), &base).await;
+    (server, base, log)
+}
+
+#[tokio::test]
+async fn logs_hold_no_secrets_or_numbers_and_sigterm_drains_then_exits() {
+    let db = TestDb::fresh().await;
+    let (mut server, base, log) = start_logging_server(&db).await;
     let client = reqwest::Client::new();
-    wait_ready(&client, &base).await;
 
     let params = owned(&twilio_status_params("SM-log", "delivered"));
     let refused = client
@@ -215,17 +223,8 @@ fn smstrail_with_input(env: &[(String, String)], args: &[&str], input: &str) -> 
 #[tokio::test]
 async fn first_start_prints_a_setup_link_until_user_add_makes_an_account() {
     let db = TestDb::fresh().await;
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let log = tempfile::NamedTempFile::new().unwrap();
-    let mut server = start_server(
-        &db,
-        port,
-        &[("SMSTRAIL_LOG", "debug")],
-        Stdio::from(log.reopen().unwrap()),
-    );
+    let (mut server, base, log) = start_logging_server(&db).await;
     let client = reqwest::Client::new();
-    wait_ready(&client, &base).await;
 
     let text = std::fs::read_to_string(log.path()).unwrap();
     let start = text.find("/setup?token=").expect("a setup link in the log");

@@ -43,7 +43,6 @@ struct GrantsPage {
     users: Vec<(String, String)>,
     grants: Vec<GrantRow>,
     outcome: Outcome,
-    status: StatusCode,
 }
 
 async fn grants_page(
@@ -85,10 +84,9 @@ async fn grants_page(
         chrome: Chrome::new(&token, Some(admin), "grants")?,
         users,
         grants,
-        status: outcome.status(),
         outcome,
     };
-    Ok(respond(page.status, token, page))
+    Ok(respond(page.outcome.status(), token, page))
 }
 
 async fn grants(

@@ -44,7 +44,6 @@ struct TokensPage {
     /// (name, token) right after creation: the only time the token is shown.
     created: Option<(String, String)>,
     outcome: Outcome,
-    status: StatusCode,
 }
 
 async fn tokens_page(
@@ -74,10 +73,9 @@ async fn tokens_page(
         chrome: Chrome::new(&token, Some(admin), "tokens")?,
         tokens,
         created,
-        status: outcome.status(),
         outcome,
     };
-    Ok(respond(page.status, token, page))
+    Ok(respond(page.outcome.status(), token, page))
 }
 
 async fn tokens(

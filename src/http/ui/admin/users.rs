@@ -45,7 +45,6 @@ struct UsersPage {
     chrome: Chrome,
     users: Vec<UserRow>,
     outcome: Outcome,
-    status: StatusCode,
 }
 
 async fn users_page(
@@ -82,10 +81,9 @@ async fn users_page(
     let page = UsersPage {
         chrome: Chrome::new(&token, Some(admin), "users")?,
         users,
-        status: outcome.status(),
         outcome,
     };
-    Ok(respond(page.status, token, page))
+    Ok(respond(page.outcome.status(), token, page))
 }
 
 async fn users(
