@@ -324,13 +324,7 @@ async fn the_last_active_admin_cannot_be_demoted_or_disabled() {
     let (admin, admin_user) = app.logged_in("admin@example.com", "admin").await;
     let me = admin_user.id.clone();
 
-    let demote = admin
-        .post_from(
-            "/admin/users",
-            &format!("/admin/users/{me}/role"),
-            &[("role", "support")],
-        )
-        .await;
+    let demote = admin.user_action(&me, "role", &[("role", "support")]).await;
     assert_eq!(demote.status, StatusCode::CONFLICT);
     assert!(demote.text().contains("is the last active admin"));
     let disable = admin
@@ -349,39 +343,15 @@ async fn the_last_active_admin_cannot_be_demoted_or_disabled() {
 
     // A disabled second admin does not count as a second admin.
     let second = app.user("second@example.com", "admin").await;
-    let page = admin
-        .post_from(
-            "/admin/users",
-            &format!("/admin/users/{}/disable", second.id),
-            &[],
-        )
-        .await;
+    let page = admin.user_action(&second.id, "disable", &[]).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    let demote = admin
-        .post_from(
-            "/admin/users",
-            &format!("/admin/users/{me}/role"),
-            &[("role", "support")],
-        )
-        .await;
+    let demote = admin.user_action(&me, "role", &[("role", "support")]).await;
     assert_eq!(demote.status, StatusCode::CONFLICT);
 
     // With another active admin, stepping down is fine.
-    let page = admin
-        .post_from(
-            "/admin/users",
-            &format!("/admin/users/{}/enable", second.id),
-            &[],
-        )
-        .await;
+    let page = admin.user_action(&second.id, "enable", &[]).await;
     assert_eq!(page.status, StatusCode::OK);
-    let demote = admin
-        .post_from(
-            "/admin/users",
-            &format!("/admin/users/{me}/role"),
-            &[("role", "support")],
-        )
-        .await;
+    let demote = admin.user_action(&me, "role", &[("role", "support")]).await;
     assert_eq!(demote.status, StatusCode::OK, "{}", demote.body);
     assert_eq!(
         admin.get("/admin/users").await.status,
@@ -390,13 +360,7 @@ async fn the_last_active_admin_cannot_be_demoted_or_disabled() {
     // And now the second admin is the last one.
     let other = UiClient::new(&app);
     other.login("second@example.com", PASSWORD).await;
-    let page = other
-        .post_from(
-            "/admin/users",
-            &format!("/admin/users/{}/disable", second.id),
-            &[],
-        )
-        .await;
+    let page = other.user_action(&second.id, "disable", &[]).await;
     assert_eq!(page.status, StatusCode::CONFLICT);
 }
 
@@ -537,13 +501,7 @@ async fn reveal_grants_are_given_and_revoked_with_audit_rows() {
     assert_eq!(app.db.audit("grant_revoke").await.len(), 1);
 
     // Disabled users get no grant.
-    let page = admin
-        .post_from(
-            "/admin/users",
-            &format!("/admin/users/{}/disable", agent_user.id),
-            &[],
-        )
-        .await;
+    let page = admin.user_action(&agent_user.id, "disable", &[]).await;
     assert_eq!(page.status, StatusCode::OK);
     let page = admin
         .post_from(

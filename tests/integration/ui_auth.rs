@@ -614,13 +614,7 @@ async fn disabling_a_user_ends_their_session_and_their_logins() {
     let (agent, agent_user) = app.logged_in("agent@example.com", "support").await;
     assert_eq!(agent.get("/").await.status, StatusCode::OK);
 
-    let page = admin
-        .post_from(
-            "/admin/users",
-            &format!("/admin/users/{}/disable", agent_user.id),
-            &[],
-        )
-        .await;
+    let page = admin.user_action(&agent_user.id, "disable", &[]).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert_eq!(
         agent.get("/").await.location.as_deref(),
@@ -644,13 +638,7 @@ async fn disabling_a_user_ends_their_session_and_their_logins() {
     assert_eq!(disable[0].client_addr.as_deref(), Some("127.0.0.1"));
 
     // Enabled again: a new login works (the old session stays dead).
-    let page = admin
-        .post_from(
-            "/admin/users",
-            &format!("/admin/users/{}/enable", agent_user.id),
-            &[],
-        )
-        .await;
+    let page = admin.user_action(&agent_user.id, "enable", &[]).await;
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(agent.get("/").await.status, StatusCode::SEE_OTHER);
     agent.login("agent@example.com", PASSWORD).await;

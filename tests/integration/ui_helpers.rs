@@ -331,6 +331,13 @@ impl crate::helpers::TestDb {
 impl UiClient {
     /// Posts `fields` with the CSRF token of the page at `from`, as a
     /// browser submitting a form of that page would.
+    /// An admin action on one user (`role`, `disable`, `enable`, `password`)
+    /// posted from the users page, as the page's own forms do.
+    pub async fn user_action(&self, user_id: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let path = format!("/admin/users/{user_id}/{action}");
+        self.post_from("/admin/users", &path, fields).await
+    }
+
     pub async fn post_from(&self, from: &str, path: &str, fields: &[(&str, &str)]) -> Page {
         let page = self.get(from).await;
         assert_eq!(page.status, StatusCode::OK, "GET {from}: {}", page.body);
