@@ -11,10 +11,10 @@ use axum_csrf::{CsrfConfig, Key, SameSite};
 use crate::auth::LoginLimiter;
 use crate::config::{Config, DataKey};
 use crate::crypto::{DataCipher, derive_key};
-use crate::ingest::{Ingest, WriteQueue};
+use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::providers;
-use crate::store::{self, DynStore, StoreError};
+use crate::store::{self, DynStore, StoreError, Writes};
 
 const DATA_KEY_FILE: &str = "data.key";
 
@@ -40,6 +40,8 @@ pub enum StartError {
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: DynStore,
+    /// Every write of the product's traffic goes through the group-commit writers.
+    pub writes: Writes,
     pub ingest: Arc<Ingest>,
     pub cipher: DataCipher,
     pub metrics: Metrics,
@@ -58,13 +60,13 @@ impl AppState {
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let data_key = resolve_data_key(&config)?;
         let store = store::open(&config.database_url).await?;
-        let queue = WriteQueue::start(
+        let writes = Writes::start(
             &config.database_url,
             config.ingest_writers,
             config.ingest_batch_max,
         )
         .await?;
-        Ok(Self::assemble(config, &data_key, store, queue))
+        Ok(Self::assemble(config, &data_key, store, writes))
     }
 
     /// The housekeeping a serving process runs: expired sessions are deleted
@@ -86,7 +88,7 @@ impl AppState {
         tokio::spawn(crate::auth::password::warm_up());
     }
 
-    fn assemble(config: Config, data_key: &DataKey, store: DynStore, queue: WriteQueue) -> Self {
+    fn assemble(config: Config, data_key: &DataKey, store: DynStore, writes: Writes) -> Self {
         let cipher = DataCipher::new(data_key);
         let metrics = Metrics::new();
         let enabled = providers::configured(&config);
@@ -100,11 +102,12 @@ impl AppState {
                 );
             }
         }
-        let ingest = Ingest::new(enabled, queue, cipher.clone(), metrics.clone());
+        let ingest = Ingest::new(enabled, writes.clone(), cipher.clone(), metrics.clone());
         let csrf = csrf_config(data_key, config.uses_https());
         Self {
             config: Arc::new(config),
             store,
+            writes,
             ingest: Arc::new(ingest),
             cipher,
             metrics,

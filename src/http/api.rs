@@ -122,7 +122,7 @@ async fn register(
         metadata_json: message.metadata.map(|m| m.to_string()),
         created_at_us: now_us(),
     };
-    match state.store.register_message(&new).await? {
+    match state.writes.register_message(new).await? {
         Registration::Created(record) => {
             Ok((StatusCode::CREATED, Json(MessageView::summary(&record)?)).into_response())
         }
@@ -185,7 +185,7 @@ async fn set_provider_message_id(
 ) -> Result<Json<MessageView>, ApiError> {
     let request: PatchRequest = parse_json(body)?;
     let pmid = outbound::required_text("provider_message_id", request.provider_message_id)?;
-    let message = state.store.set_provider_message_id(&id, &pmid).await?;
+    let message = state.writes.set_provider_message_id(&id, &pmid).await?;
     Ok(Json(MessageView::full(&state, &message).await?))
 }
 
@@ -216,6 +216,6 @@ async fn record_retry(
         reason: outbound::optional_text("reason", request.reason)?,
         created_at_us: now_us(),
     };
-    let record = state.store.record_retry(&retry).await?;
+    let record = state.writes.record_retry(retry).await?;
     Ok((StatusCode::CREATED, Json(RetryView::from(&record))))
 }

@@ -77,7 +77,7 @@ async fn create(
         created_at_us: first_event.recorded_at_us,
         first_event,
     };
-    state.store.create_verification(&verification).await?;
+    state.writes.create_verification(verification).await?;
     Ok((StatusCode::CREATED, Json(load(&state, &id).await?)))
 }
 
@@ -97,8 +97,8 @@ async fn add_event(
         .ok_or_else(|| FieldError::new("kind", format!("must be one of {}", kinds.join(", "))))?;
     let event = new_event(&state, &id, kind, request.message_id, request.occurred_at).await?;
     state
-        .store
-        .add_verification_event(&event)
+        .writes
+        .add_verification_event(event)
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::not_found("verification"),

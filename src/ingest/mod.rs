@@ -2,18 +2,15 @@
 //! one transaction, answer only after commit. Provider formats stay in
 //! `providers`; SQL stays in `store`.
 
-mod writer;
-
 use std::collections::HashMap;
 use std::time::Instant;
 
-pub use writer::{WriteError, WriteQueue};
 
 use crate::crypto::{CryptoError, DataCipher};
 use crate::domain::PhoneNumber;
 use crate::metrics::{CallbackOutcome, Metrics};
 use crate::providers::{Acknowledgement, Provider, Report, Route, VerifyError, WebhookRequest};
-use crate::store::{IngestItem, IngestOutcome, ProtectedNumber, SealedPayload};
+use crate::store::{IngestItem, IngestOutcome, ProtectedNumber, SealedPayload, StoreError, Writes};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -21,15 +18,15 @@ pub enum IngestError {
     UnknownProvider(String),
     #[error("signature check failed: {0}")]
     Unauthorized(#[from] VerifyError),
-    #[error(transparent)]
-    Unavailable(#[from] WriteError),
+    #[error("the callback was not stored: {0}")]
+    Unavailable(#[from] StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
 }
 
 pub struct Ingest {
     providers: HashMap<&'static str, Box<dyn Provider>>,
-    queue: WriteQueue,
+    writes: Writes,
     cipher: DataCipher,
     metrics: Metrics,
 }
@@ -37,13 +34,13 @@ pub struct Ingest {
 impl Ingest {
     pub fn new(
         providers: Vec<Box<dyn Provider>>,
-        queue: WriteQueue,
+        writes: Writes,
         cipher: DataCipher,
         metrics: Metrics,
     ) -> Self {
         Self {
             providers: providers.into_iter().map(|p| (p.name(), p)).collect(),
-            queue,
+            writes,
             cipher,
             metrics,
         }
@@ -99,7 +96,7 @@ impl Ingest {
     ) -> Result<IngestOutcome, IngestError> {
         provider.verify(request)?;
         let item = self.prepare(provider, route, request)?;
-        Ok(self.queue.submit(item).await?)
+        Ok(self.writes.ingest(item).await?)
     }
 
     fn prepare(

@@ -7,15 +7,15 @@
 
 mod accounts;
 mod accounts_sql;
-mod ingest_sql;
 mod postgres;
 mod records;
 mod sessions;
 mod sql;
 mod sqlite;
-mod summary;
+pub(crate) mod summary;
 mod support;
 mod support_sql;
+pub mod write;
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -25,7 +25,9 @@ pub use postgres::PgStore;
 pub use records::*;
 pub use sessions::SessionBackend;
 pub use sqlite::SqliteStore;
+pub(crate) use sql::{EVENT_COLUMNS, MESSAGE_COLUMNS};
 pub use support::*;
+pub use write::Writes;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -36,6 +38,13 @@ pub enum StoreError {
     /// The database refused or failed; the caller answers 503 so the sender retries.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The SQLite writer's own connection refused or failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The writer could not take or finish the request (stopped, or a batch
+    /// commit failed); the caller answers 503 so the sender retries.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is inconsistent: {0}")]
@@ -49,23 +58,6 @@ pub trait Store: AccountStore + SupportStore + Send + Sync + 'static {
     /// Whether the database answers a query.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Applies a batch of callbacks in ONE transaction: either every outcome
-    /// is committed or the call fails and nothing of it is.
-    async fn ingest(&self, batch: &[IngestItem]) -> Result<Vec<IngestOutcome>, StoreError>;
-
-    /// Registers an outbound message under its idempotency key, attaching any
-    /// callbacks that arrived for its provider message id before it.
-    async fn register_message(&self, message: &NewMessage) -> Result<Registration, StoreError>;
-
-    /// Sets the provider message id of a message that has none (or the same
-    /// one), attaching waiting callbacks. `Conflict` if it already has another
-    /// or another message has this one.
-    async fn set_provider_message_id(
-        &self,
-        id: &str,
-        provider_message_id: &str,
-    ) -> Result<MessageRecord, StoreError>;
-
     async fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
 
     async fn message_by_provider_id(
@@ -76,19 +68,11 @@ pub trait Store: AccountStore + SupportStore + Send + Sync + 'static {
     /// The delivery timeline of a message, in provider time order.
     async fn events(&self, message: &MessageRecord) -> Result<Vec<EventRecord>, StoreError>;
 
-    async fn record_retry(&self, retry: &NewRetry) -> Result<RetryRecord, StoreError>;
-
     async fn retries(&self, message_id: &str) -> Result<Vec<RetryRecord>, StoreError>;
 
     async fn review_items(&self, limit: i64) -> Result<Vec<ReviewRecord>, StoreError>;
 
     async fn inbound_messages(&self, limit: i64) -> Result<Vec<InboundRecord>, StoreError>;
-
-    /// Creates a verification with its opening event, in one transaction.
-    async fn create_verification(&self, verification: &NewVerification) -> Result<(), StoreError>;
-
-    /// Appends an event; `NotFound` when the verification does not exist.
-    async fn add_verification_event(&self, event: &NewVerificationEvent) -> Result<(), StoreError>;
 
     /// A verification and its events in time order.
     async fn verification(
@@ -108,9 +92,7 @@ pub struct OpenOptions {
     pub max_connections: u32,
     /// Create the database if needed and run the migrations.
     pub migrate: bool,
-    /// Ping a connection before handing it out. The ingest writers skip it:
-    /// it is a round trip per batch, and a dead connection fails its batch
-    /// with a 503 the provider retries anyway.
+    /// Ping a connection before handing it out.
     pub test_before_acquire: bool,
 }
 
@@ -121,15 +103,6 @@ impl OpenOptions {
         migrate: true,
         test_before_acquire: true,
     };
-
-    /// A pool for the ingest writers only: one connection per writer.
-    pub fn ingest(writers: usize) -> Self {
-        Self {
-            max_connections: u32::try_from(writers).unwrap_or(u32::MAX).max(1),
-            migrate: false,
-            test_before_acquire: false,
-        }
-    }
 }
 
 /// Opens the database named by `url`, creating it (and, for SQLite, its

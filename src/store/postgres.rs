@@ -7,10 +7,8 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use super::accounts::*;
 use super::accounts_sql::*;
-use super::ingest_sql::impl_ingest;
 use super::records::*;
 use super::sql::*;
-use super::summary::*;
 use super::support::*;
 use super::support_sql::impl_support;
 use super::{OpenOptions, SessionBackend, StoreError};
@@ -57,6 +55,5 @@ impl PgStore {
 }
 
 impl_store!(PgStore, Postgres);
-impl_ingest!(PgStore, Postgres);
 impl_accounts!(PgStore, Postgres);
 impl_support!(PgStore, Postgres);

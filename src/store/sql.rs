@@ -5,14 +5,14 @@
 
 use super::StoreError;
 
-pub(super) const MESSAGE_COLUMNS: &str = "id, idempotency_key, request_fingerprint, provider, \
+pub(crate) const MESSAGE_COLUMNS: &str = "id, idempotency_key, request_fingerprint, provider, \
     provider_message_id, recipient_hash, recipient_sealed, recipient_masked, destination_country, \
     sender_identity, sender_type, template_key, use_case, user_ref, product_action_kind, \
     product_action_ref, product_action_url, recipient_timezone, sent_at_us, metadata_json, \
     created_at_us, current_status, current_raw_status, current_error_code, status_at_us, \
     is_final, updated_at_us";
 
-pub(super) const EVENT_COLUMNS: &str = "id, provider, provider_message_id, provider_event_id, \
+pub(crate) const EVENT_COLUMNS: &str = "id, provider, provider_message_id, provider_event_id, \
     raw_status, status, error_code, provider_occurred_at_us, received_at_us, content_type, \
     raw_payload_sealed";
 
@@ -51,102 +51,6 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn ingest(&self, batch: &[IngestItem]) -> Result<Vec<IngestOutcome>, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let outcomes = Self::ingest_batch(&mut tx, batch).await?;
-                tx.commit().await?;
-                Ok(outcomes)
-            }
-
-            async fn register_message(&self, m: &NewMessage) -> Result<Registration, StoreError> {
-                let mut tx = self.begin_write().await?;
-                if let Some(pmid) = &m.provider_message_id {
-                    Self::lock_provider_messages(&mut tx, &[(m.provider.as_str(), pmid.as_str())]).await?;
-                }
-                let inserted: Option<String> = sqlx::query_scalar(
-                    "INSERT INTO messages (id, idempotency_key, request_fingerprint, provider, \
-                     provider_message_id, recipient_hash, recipient_sealed, recipient_masked, \
-                     destination_country, sender_identity, sender_type, template_key, use_case, \
-                     user_ref, product_action_kind, product_action_ref, product_action_url, \
-                     recipient_timezone, sent_at_us, metadata_json, created_at_us, current_status, \
-                     status_at_us, is_final, updated_at_us) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                     $17, $18, $19, $20, $21, 'accepted', $21, FALSE, $21) \
-                     ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                )
-                .bind(&m.id)
-                .bind(&m.idempotency_key)
-                .bind(&m.request_fingerprint)
-                .bind(&m.provider)
-                .bind(&m.provider_message_id)
-                .bind(&m.recipient.hash)
-                .bind(&m.recipient.sealed)
-                .bind(&m.recipient.masked)
-                .bind(&m.recipient.country)
-                .bind(&m.sender_identity)
-                .bind(&m.sender_type)
-                .bind(&m.template_key)
-                .bind(&m.use_case)
-                .bind(&m.user_ref)
-                .bind(&m.product_action.kind)
-                .bind(&m.product_action.reference)
-                .bind(&m.product_action.url)
-                .bind(&m.recipient_timezone)
-                .bind(m.sent_at_us)
-                .bind(&m.metadata_json)
-                .bind(m.created_at_us)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(|e| conflict_or(e, "provider_message_id is already registered"))?;
-
-                let registration = match inserted {
-                    Some(id) => Registration::Created(Self::attach_waiting(&mut tx, &id).await?),
-                    None => {
-                        let message: MessageRecord = sqlx::query_as(&format!(
-                            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE idempotency_key = $1"
-                        ))
-                        .bind(&m.idempotency_key)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        let same_request = message.request_fingerprint == m.request_fingerprint;
-                        Registration::Existing { message, same_request }
-                    }
-                };
-                tx.commit().await?;
-                Ok(registration)
-            }
-
-            async fn set_provider_message_id(
-                &self,
-                id: &str,
-                pmid: &str,
-            ) -> Result<MessageRecord, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let message = Self::find_message(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
-                match message.provider_message_id.as_deref() {
-                    Some(existing) if existing == pmid => {
-                        tx.commit().await?;
-                        return Ok(message);
-                    }
-                    Some(_) => {
-                        return Err(StoreError::Conflict(
-                            "the message already has another provider_message_id".to_owned(),
-                        ));
-                    }
-                    None => {}
-                }
-                Self::lock_provider_messages(&mut tx, &[(message.provider.as_str(), pmid)]).await?;
-                sqlx::query("UPDATE messages SET provider_message_id = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(pmid)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| conflict_or(e, "provider_message_id is already registered"))?;
-                let message = Self::attach_waiting(&mut tx, id).await?;
-                tx.commit().await?;
-                Ok(message)
-            }
-
             async fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
                 let mut conn = self.pool.acquire().await?;
                 Self::find_message(&mut conn, id).await
@@ -173,25 +77,6 @@ macro_rules! impl_store {
                 let mut events = Self::timeline(&mut conn, &message.provider, pmid).await?;
                 events.sort_by_key(|e| (e.effective_at_us(), e.id));
                 Ok(events)
-            }
-
-            async fn record_retry(&self, r: &NewRetry) -> Result<RetryRecord, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let record: Option<RetryRecord> = sqlx::query_as(
-                    "INSERT INTO message_retries (message_id, kind, new_message_id, reason, created_at_us) \
-                     SELECT id, $2, $3, $4, $5 FROM messages WHERE id = $1 \
-                     RETURNING id, message_id, kind, new_message_id, reason, created_at_us",
-                )
-                .bind(&r.message_id)
-                .bind(&r.kind)
-                .bind(&r.new_message_id)
-                .bind(&r.reason)
-                .bind(r.created_at_us)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let record = record.ok_or(StoreError::NotFound)?;
-                tx.commit().await?;
-                Ok(record)
             }
 
             async fn retries(&self, message_id: &str) -> Result<Vec<RetryRecord>, StoreError> {
@@ -224,26 +109,6 @@ macro_rules! impl_store {
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?)
-            }
-
-            async fn create_verification(&self, v: &NewVerification) -> Result<(), StoreError> {
-                let mut tx = self.begin_write().await?;
-                sqlx::query("INSERT INTO verifications (id, user_ref, created_at_us) VALUES ($1, $2, $3)")
-                    .bind(&v.id)
-                    .bind(&v.user_ref)
-                    .bind(v.created_at_us)
-                    .execute(&mut *tx)
-                    .await?;
-                Self::insert_verification_event(&mut tx, &v.first_event).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn add_verification_event(&self, e: &NewVerificationEvent) -> Result<(), StoreError> {
-                let mut tx = self.begin_write().await?;
-                Self::insert_verification_event(&mut tx, e).await?;
-                tx.commit().await?;
-                Ok(())
             }
 
             async fn verification(
@@ -290,28 +155,6 @@ macro_rules! impl_store {
                 .await?)
             }
 
-            async fn insert_verification_event(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                e: &NewVerificationEvent,
-            ) -> Result<(), StoreError> {
-                let inserted = sqlx::query(
-                    "INSERT INTO verification_events (verification_id, kind, message_id, occurred_at_us, \
-                     recorded_at_us) SELECT id, $2, $3, $4, $5 FROM verifications WHERE id = $1",
-                )
-                .bind(&e.verification_id)
-                .bind(e.kind)
-                .bind(&e.message_id)
-                .bind(e.occurred_at_us)
-                .bind(e.recorded_at_us)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                if inserted == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                Ok(())
-            }
-
             async fn timeline(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 provider: &str,
@@ -337,12 +180,6 @@ macro_rules! impl_store {
                     .await?)
             }
 
-            async fn load_message(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                id: &str,
-            ) -> Result<MessageRecord, StoreError> {
-                Self::find_message(conn, id).await?.ok_or(StoreError::NotFound)
-            }
         }
     };
 }

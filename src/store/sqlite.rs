@@ -9,10 +9,8 @@ use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::accounts::*;
 use super::accounts_sql::*;
-use super::ingest_sql::impl_ingest;
 use super::records::*;
 use super::sql::*;
-use super::summary::*;
 use super::support::*;
 use super::support_sql::impl_support;
 use super::{OpenOptions, SessionBackend, StoreError};
@@ -62,6 +60,5 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, Sqlite);
-impl_ingest!(SqliteStore, Sqlite);
 impl_accounts!(SqliteStore, Sqlite);
 impl_support!(SqliteStore, Sqlite);

@@ -11,7 +11,7 @@ use super::{EventRecord, IngestOutcome, MessageRecord, SealedPayload, StoreError
 
 /// One delivery callback of a batch, borrowed from its `IngestItem`.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Delivery<'a> {
+pub(crate) struct Delivery<'a> {
     /// Position in the batch, to put its outcome in the right place.
     pub index: usize,
     pub provider: &'a str,
@@ -39,12 +39,12 @@ impl Delivery<'_> {
     }
 }
 
-pub(super) const SUMMARY_COLUMNS: &str = "id, provider, provider_message_id, current_status, \
+pub(crate) const SUMMARY_COLUMNS: &str = "id, provider, provider_message_id, current_status, \
     current_raw_status, current_error_code, status_at_us, is_final, updated_at_us";
 
 /// The summary columns of a message, as read and as written back.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub(super) struct Summary {
+pub(crate) struct Summary {
     pub id: String,
     pub provider: String,
     pub provider_message_id: Option<String>,
@@ -135,7 +135,7 @@ fn from_micros(us: i64) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
 
 /// What a batch of newly inserted delivery events leads to.
 #[derive(Debug, Default)]
-pub(super) struct Plan<'a> {
+pub(crate) struct Plan<'a> {
     pub outcomes: Vec<(usize, IngestOutcome)>,
     /// Provider message ids with callbacks but no message yet.
     pub unmatched: Vec<Delivery<'a>>,
@@ -147,7 +147,7 @@ pub(super) struct Plan<'a> {
 
 /// Applies the inserted events, in batch order, to the summaries read for them.
 /// `inserted` maps dedup keys to new event ids; anything not in it was a duplicate.
-pub(super) fn plan<'a>(
+pub(crate) fn plan<'a>(
     deliveries: &[Delivery<'a>],
     mut inserted: HashMap<String, i64>,
     summaries: Vec<Summary>,

@@ -1,0 +1,65 @@
+//! What a writer is asked to do, and what it answers.
+
+use crate::store::{
+    IngestItem, IngestOutcome, MessageRecord, NewMessage, NewRetry, NewVerification,
+    NewVerificationEvent, Registration, RetryRecord,
+};
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    Ingest(IngestItem),
+    Register(NewMessage),
+    SetProviderMessageId {
+        id: String,
+        provider_message_id: String,
+    },
+    RecordRetry(NewRetry),
+    CreateVerification(NewVerification),
+    AddVerificationEvent(NewVerificationEvent),
+}
+
+#[derive(Debug, Clone)]
+pub enum Done {
+    Ingested(IngestOutcome),
+    Registered(Registration),
+    Message(MessageRecord),
+    Retry(RetryRecord),
+    Verification,
+}
+
+impl Command {
+    /// Which writer takes the command: everything about one provider message
+    /// id goes to the same one, in arrival order.
+    pub fn shard_key(&self) -> &str {
+        match self {
+            Self::Ingest(item) => item.shard_key().1,
+            Self::Register(message) => message
+                .provider_message_id
+                .as_deref()
+                .unwrap_or(&message.idempotency_key),
+            Self::SetProviderMessageId {
+                provider_message_id,
+                ..
+            } => provider_message_id,
+            Self::RecordRetry(retry) => &retry.message_id,
+            Self::CreateVerification(verification) => &verification.id,
+            Self::AddVerificationEvent(event) => &event.verification_id,
+        }
+    }
+}
+
+impl Command {
+    /// The provider message id whose advisory lock the command needs on
+    /// PostgreSQL: everything that can attach a callback to a message.
+    pub fn locked_provider_message_id(&self) -> Option<&str> {
+        match self {
+            Self::Ingest(IngestItem::Delivery { report, .. }) => Some(&report.provider_message_id),
+            Self::Register(message) => message.provider_message_id.as_deref(),
+            Self::SetProviderMessageId {
+                provider_message_id,
+                ..
+            } => Some(provider_message_id),
+            _ => None,
+        }
+    }
+}

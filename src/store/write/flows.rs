@@ -1,0 +1,306 @@
+//! The write rules, written once for both backends: how a registration, a
+//! provider-id PATCH, a retry, a verification or a batch of callbacks turns
+//! into statements. Each backend implements only [`WriteTx`], the primitive
+//! statements inside an open transaction; SQLite's run synchronously through
+//! `rusqlite`, PostgreSQL's are set-based over sqlx.
+
+use std::collections::{HashMap, HashSet};
+
+use super::{Command, Done, ItemResult};
+use crate::store::summary::{Delivery, Plan, Summary, plan};
+use crate::store::{
+    EventRecord, IngestItem, IngestOutcome, MessageRecord, NewMessage, NewRetry,
+    NewVerification, NewVerificationEvent, Registration, RetryRecord, SealedPayload, StoreError,
+};
+
+/// A review item about to be written.
+pub(crate) struct NewReview<'a> {
+    pub provider: &'a str,
+    pub route: &'a str,
+    pub kind: &'a str,
+    pub reason: String,
+    pub event_id: Option<i64>,
+    pub payload: &'a SealedPayload,
+    pub received_at_us: i64,
+}
+
+/// The primitive statements of the write path, inside one open transaction.
+pub(crate) trait WriteTx {
+    /// Inserts the events not stored before; returns the new ids by dedup key.
+    async fn insert_events(
+        &mut self,
+        deliveries: &[&Delivery<'_>],
+    ) -> Result<HashMap<String, i64>, StoreError>;
+
+    /// Counts repeated copies of stored events: (dedup key, copies, last receipt).
+    async fn count_duplicates(&mut self, copies: &[(&str, i64, i64)]) -> Result<(), StoreError>;
+
+    /// The summaries of the messages with these (provider, provider message id).
+    async fn summaries(&mut self, keys: &[(&str, &str)]) -> Result<Vec<Summary>, StoreError>;
+
+    /// Writes what a batch plan decided: waiting callbacks, review items and
+    /// the summaries it changed.
+    async fn write_plan(
+        &mut self,
+        plan: &Plan<'_>,
+        reviews: &[NewReview<'_>],
+    ) -> Result<(), StoreError>;
+
+    /// Inbound message; `false` when it was stored before.
+    async fn insert_inbound(&mut self, item: &IngestItem) -> Result<bool, StoreError>;
+
+    async fn insert_review(&mut self, review: &NewReview<'_>) -> Result<(), StoreError>;
+
+    /// `Ok(None)` when the idempotency key exists already; `Conflict` when
+    /// the provider message id belongs to another message.
+    async fn insert_message(&mut self, message: &NewMessage) -> Result<Option<String>, StoreError>;
+
+    async fn message(&mut self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
+
+    async fn message_by_key(&mut self, idempotency_key: &str)
+    -> Result<MessageRecord, StoreError>;
+
+    /// `Conflict` when another message has this provider message id.
+    async fn set_provider_message_id(&mut self, id: &str, pmid: &str) -> Result<(), StoreError>;
+
+    /// Removes the waiting mark of a provider message id; whether there was one.
+    async fn take_waiting(&mut self, provider: &str, pmid: &str) -> Result<bool, StoreError>;
+
+    async fn timeline(&mut self, provider: &str, pmid: &str)
+    -> Result<Vec<EventRecord>, StoreError>;
+
+    async fn write_summary(&mut self, summary: &Summary) -> Result<(), StoreError>;
+
+    /// `None` when the message does not exist.
+    async fn insert_retry(&mut self, retry: &NewRetry) -> Result<Option<RetryRecord>, StoreError>;
+
+    async fn insert_verification(&mut self, verification: &NewVerification)
+    -> Result<(), StoreError>;
+
+    /// `false` when the verification does not exist.
+    async fn insert_verification_event(
+        &mut self,
+        event: &NewVerificationEvent,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Applies every command that is not a delivery callback, one at a time;
+/// delivery callbacks are left to [`ingest_deliveries`], set-based.
+pub(crate) async fn apply_one(tx: &mut impl WriteTx, command: &Command) -> ItemResult {
+    Ok(match command {
+        Command::Ingest(item @ IngestItem::Delivery { .. }) => {
+            let delivery = delivery_of(0, item)
+                .ok_or_else(|| StoreError::Corrupt("not a delivery".to_owned()))?;
+            let outcomes = ingest_deliveries(tx, &[delivery]).await?;
+            Done::Ingested(outcomes.first().map(|(_, o)| *o).ok_or_else(lost)?)
+        }
+        Command::Ingest(item @ IngestItem::Inbound { .. }) => {
+            Done::Ingested(if tx.insert_inbound(item).await? {
+                IngestOutcome::Stored {
+                    changed_summary: false,
+                }
+            } else {
+                IngestOutcome::Duplicate
+            })
+        }
+        Command::Ingest(IngestItem::Unreadable {
+            provider,
+            route,
+            reason,
+            payload,
+            received_at_us,
+        }) => {
+            let review = NewReview {
+                provider,
+                route,
+                kind: "unreadable",
+                reason: reason.clone(),
+                event_id: None,
+                payload,
+                received_at_us: *received_at_us,
+            };
+            tx.insert_review(&review).await?;
+            Done::Ingested(IngestOutcome::Review)
+        }
+        Command::Register(message) => Done::Registered(register(tx, message).await?),
+        Command::SetProviderMessageId {
+            id,
+            provider_message_id,
+        } => Done::Message(set_provider_message_id(tx, id, provider_message_id).await?),
+        Command::RecordRetry(retry) => Done::Retry(
+            tx.insert_retry(retry)
+                .await?
+                .ok_or(StoreError::NotFound)?,
+        ),
+        Command::CreateVerification(verification) => {
+            tx.insert_verification(verification).await?;
+            if !tx
+                .insert_verification_event(&verification.first_event)
+                .await?
+            {
+                return Err(StoreError::NotFound);
+            }
+            Done::Verification
+        }
+        Command::AddVerificationEvent(event) => {
+            if !tx.insert_verification_event(event).await? {
+                return Err(StoreError::NotFound);
+            }
+            Done::Verification
+        }
+    })
+}
+
+/// The delivery callback of a command, if it is one; `index` is its place in
+/// the batch.
+pub(crate) fn delivery_of(index: usize, item: &IngestItem) -> Option<Delivery<'_>> {
+    match item {
+        IngestItem::Delivery {
+            provider,
+            report,
+            dedup_key,
+            payload,
+            received_at_us,
+        } => Some(Delivery {
+            index,
+            provider,
+            report,
+            dedup_key,
+            payload,
+            received_at_us: *received_at_us,
+        }),
+        _ => None,
+    }
+}
+
+/// Stores a batch of delivery callbacks and moves the summaries they touch:
+/// insert the new events, count the repeats, read the summaries, plan in
+/// plain Rust, write the plan.
+pub(crate) async fn ingest_deliveries(
+    tx: &mut impl WriteTx,
+    deliveries: &[Delivery<'_>],
+) -> Result<Vec<(usize, IngestOutcome)>, StoreError> {
+    // A callback repeated inside one batch: only its first copy is offered.
+    let mut seen = HashSet::new();
+    let firsts: Vec<&Delivery<'_>> = deliveries
+        .iter()
+        .filter(|d| seen.insert(d.dedup_key))
+        .collect();
+    let inserted = tx.insert_events(&firsts).await?;
+    tx.count_duplicates(&repeated_copies(deliveries, &inserted))
+        .await?;
+    if inserted.is_empty() {
+        return Ok(deliveries
+            .iter()
+            .map(|d| (d.index, IngestOutcome::Duplicate))
+            .collect());
+    }
+    let mut keys: Vec<(&str, &str)> = firsts
+        .iter()
+        .map(|d| (d.provider, d.report.provider_message_id.as_str()))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let summaries = tx.summaries(&keys).await?;
+    let plan = plan(deliveries, inserted, summaries)?;
+    let reviews: Vec<NewReview<'_>> = plan
+        .reviews
+        .iter()
+        .map(|(event_id, d)| NewReview {
+            provider: d.provider,
+            route: "status",
+            kind: "unknown_status",
+            reason: format!("unknown status {:?}", d.report.raw_status),
+            event_id: Some(*event_id),
+            payload: d.payload,
+            received_at_us: d.received_at_us,
+        })
+        .collect();
+    tx.write_plan(&plan, &reviews).await?;
+    Ok(plan.outcomes)
+}
+
+/// The copies of callbacks that were stored before (or earlier in this
+/// batch): (dedup key, how many, latest receipt).
+fn repeated_copies<'a>(
+    deliveries: &'a [Delivery<'_>],
+    inserted: &HashMap<String, i64>,
+) -> Vec<(&'a str, i64, i64)> {
+    let mut copies: Vec<(&str, i64, i64)> = Vec::new();
+    let mut position: HashMap<&str, usize> = HashMap::new();
+    let mut first_seen = HashSet::new();
+    for d in deliveries {
+        let stored_now = inserted.contains_key(d.dedup_key) && first_seen.insert(d.dedup_key);
+        if stored_now {
+            continue;
+        }
+        match position.get(d.dedup_key) {
+            Some(&at) => {
+                copies[at].1 += 1;
+                copies[at].2 = copies[at].2.max(d.received_at_us);
+            }
+            None => {
+                position.insert(d.dedup_key, copies.len());
+                copies.push((d.dedup_key, 1, d.received_at_us));
+            }
+        }
+    }
+    copies
+}
+
+async fn register(tx: &mut impl WriteTx, m: &NewMessage) -> Result<Registration, StoreError> {
+    match tx.insert_message(m).await? {
+        Some(id) => Ok(Registration::Created(attach_waiting(tx, &id).await?)),
+        None => {
+            let message = tx.message_by_key(&m.idempotency_key).await?;
+            let same_request = message.request_fingerprint == m.request_fingerprint;
+            Ok(Registration::Existing {
+                message,
+                same_request,
+            })
+        }
+    }
+}
+
+async fn set_provider_message_id(
+    tx: &mut impl WriteTx,
+    id: &str,
+    pmid: &str,
+) -> Result<MessageRecord, StoreError> {
+    let message = tx.message(id).await?.ok_or(StoreError::NotFound)?;
+    match message.provider_message_id.as_deref() {
+        Some(existing) if existing == pmid => return Ok(message),
+        Some(_) => {
+            return Err(StoreError::Conflict(
+                "the message already has another provider_message_id".to_owned(),
+            ));
+        }
+        None => {}
+    }
+    tx.set_provider_message_id(id, pmid).await?;
+    attach_waiting(tx, id).await
+}
+
+/// Folds the callbacks that arrived before the message's provider id was
+/// known into its summary, and clears them from the waiting list.
+async fn attach_waiting(
+    tx: &mut impl WriteTx,
+    message_id: &str,
+) -> Result<MessageRecord, StoreError> {
+    let message = tx.message(message_id).await?.ok_or(StoreError::NotFound)?;
+    let Some(pmid) = message.provider_message_id.clone() else {
+        return Ok(message);
+    };
+    if !tx.take_waiting(&message.provider, &pmid).await? {
+        return Ok(message);
+    }
+    let events = tx.timeline(&message.provider, &pmid).await?;
+    let mut summary = Summary::from(&message);
+    summary.apply_all(&events)?;
+    tx.write_summary(&summary).await?;
+    tx.message(message_id).await?.ok_or(StoreError::NotFound)
+}
+
+fn lost() -> StoreError {
+    StoreError::Corrupt("the batch plan lost a callback".to_owned())
+}

@@ -1,0 +1,231 @@
+//! The write path: group commit for every write the product's traffic makes
+//! (callbacks, registrations, their PATCH, retries, verifications).
+//!
+//! Requests queue their [`Command`] to a writer; each writer takes whatever
+//! has queued up while its previous transaction committed (up to
+//! `batch_max`), applies it in ONE transaction and only then answers every
+//! request in it. A 2xx therefore still means "committed", but one fsync
+//! serves a whole batch.
+//!
+//! The writers run on a thread of their own with their own connections: on
+//! the request runtime every await of a writer would queue behind request
+//! tasks. How a batch is applied is the backend's business:
+//! - SQLite ([`sqlite`]): one writer owning a `rusqlite` connection runs the
+//!   batch synchronously with cached statements: no hand-off per statement.
+//! - PostgreSQL ([`postgres`]): a handful of set-based statements per batch,
+//!   with advisory locks so writers and processes never miss each other.
+
+mod commands;
+mod flows;
+mod postgres;
+mod sqlite;
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use tokio::sync::{mpsc, oneshot};
+
+pub use commands::{Command, Done};
+
+use super::{
+    IngestItem, IngestOutcome, MessageRecord, NewMessage, NewRetry, NewVerification,
+    NewVerificationEvent, Registration, RetryRecord, StoreError,
+};
+
+/// Queue depth per writer; beyond it, requests wait (backpressure).
+const QUEUE_DEPTH: usize = 8192;
+
+/// What applying one command led to: the command's own answer, or why it was
+/// refused (`NotFound`, `Conflict`, or a storage failure of that item alone).
+pub(crate) type ItemResult = Result<Done, StoreError>;
+
+/// A backend's way of applying a batch of commands in one transaction.
+///
+/// `Err` means the transaction as a whole did not commit: the caller retries
+/// the items one by one, so that one poison item fails alone.
+pub(crate) trait BatchWriter {
+    async fn apply(&mut self, batch: &[Command]) -> Result<Vec<ItemResult>, StoreError>;
+}
+
+struct Job {
+    command: Command,
+    reply: oneshot::Sender<ItemResult>,
+}
+
+/// The handle requests write through. Cheap to clone; the writers stop when
+/// every clone is dropped.
+#[derive(Clone)]
+pub struct Writes {
+    shards: Vec<mpsc::Sender<Job>>,
+}
+
+impl Writes {
+    /// Starts the writers for `database_url` (SQLite always runs one;
+    /// PostgreSQL runs `writers`) and returns once their connections are open.
+    pub async fn start(
+        database_url: &str,
+        writers: usize,
+        batch_max: usize,
+    ) -> Result<Self, StoreError> {
+        let sqlite = database_url.starts_with("sqlite:");
+        let writers = if sqlite { 1 } else { writers.max(1) };
+        let batch_max = batch_max.max(1);
+        let (shards, receivers): (Vec<_>, Vec<_>) =
+            (0..writers).map(|_| mpsc::channel(QUEUE_DEPTH)).unzip();
+        let (ready, opened) = oneshot::channel();
+        let url = database_url.to_owned();
+        std::thread::Builder::new()
+            .name("smstrail-writer".to_owned())
+            .spawn(move || {
+                if sqlite {
+                    sqlite::run(&url, receivers, batch_max, ready);
+                } else {
+                    postgres::run(&url, receivers, batch_max, ready);
+                }
+            })
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
+        opened
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer thread stopped".to_owned()))??;
+        Ok(Self { shards })
+    }
+
+    /// Stores one callback; `Ok` only once it is committed.
+    pub async fn ingest(&self, item: IngestItem) -> Result<IngestOutcome, StoreError> {
+        match self.submit(Command::Ingest(item)).await? {
+            Done::Ingested(outcome) => Ok(outcome),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Registers an outbound message under its idempotency key, attaching any
+    /// callbacks that arrived for its provider message id before it.
+    pub async fn register_message(&self, message: NewMessage) -> Result<Registration, StoreError> {
+        match self.submit(Command::Register(message)).await? {
+            Done::Registered(registration) => Ok(registration),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Sets the provider message id of a message that has none (or the same
+    /// one), attaching waiting callbacks. `Conflict` if it already has another
+    /// or another message has this one; `NotFound` if there is no message.
+    pub async fn set_provider_message_id(
+        &self,
+        id: &str,
+        provider_message_id: &str,
+    ) -> Result<MessageRecord, StoreError> {
+        let command = Command::SetProviderMessageId {
+            id: id.to_owned(),
+            provider_message_id: provider_message_id.to_owned(),
+        };
+        match self.submit(command).await? {
+            Done::Message(message) => Ok(message),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// `NotFound` when the message does not exist.
+    pub async fn record_retry(&self, retry: NewRetry) -> Result<RetryRecord, StoreError> {
+        match self.submit(Command::RecordRetry(retry)).await? {
+            Done::Retry(record) => Ok(record),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Creates a verification with its opening event.
+    pub async fn create_verification(
+        &self,
+        verification: NewVerification,
+    ) -> Result<(), StoreError> {
+        self.submit(Command::CreateVerification(verification))
+            .await
+            .map(drop)
+    }
+
+    /// Appends an event; `NotFound` when the verification does not exist.
+    pub async fn add_verification_event(
+        &self,
+        event: NewVerificationEvent,
+    ) -> Result<(), StoreError> {
+        self.submit(Command::AddVerificationEvent(event))
+            .await
+            .map(drop)
+    }
+
+    async fn submit(&self, command: Command) -> ItemResult {
+        let shard = &self.shards[self.shard_of(&command)];
+        let (reply, answer) = oneshot::channel();
+        shard
+            .send(Job { command, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Everything about one provider message id goes to the same writer, so
+    /// writers rarely contend for the same rows (the advisory locks still
+    /// make contention safe).
+    fn shard_of(&self, command: &Command) -> usize {
+        if self.shards.len() == 1 {
+            return 0;
+        }
+        let mut hasher = DefaultHasher::new();
+        command.shard_key().hash(&mut hasher);
+        (hasher.finish() % self.shards.len() as u64) as usize
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the writer has stopped".to_owned())
+}
+
+fn unexpected(done: &Done) -> StoreError {
+    StoreError::Corrupt(format!("the writer answered {done:?} to another command"))
+}
+
+/// One writer's life: take what has queued up, apply it in one transaction,
+/// answer everyone in it; a batch that fails is retried item by item.
+async fn run_writer(
+    mut writer: impl BatchWriter,
+    mut queue: mpsc::Receiver<Job>,
+    batch_max: usize,
+) {
+    let mut jobs = Vec::with_capacity(batch_max);
+    while queue.recv_many(&mut jobs, batch_max).await > 0 {
+        let (commands, replies): (Vec<Command>, Vec<_>) =
+            jobs.drain(..).map(|job| (job.command, job.reply)).unzip();
+        let started = std::time::Instant::now();
+        match writer.apply(&commands).await {
+            Ok(results) => {
+                tracing::debug!(
+                    size = commands.len(),
+                    elapsed_us = started.elapsed().as_micros() as u64,
+                    "batch committed"
+                );
+                for (reply, result) in replies.into_iter().zip(results) {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(error) if commands.len() == 1 => {
+                tracing::error!(%error, "write transaction failed");
+                if let Some(reply) = replies.into_iter().next() {
+                    let _ = reply.send(Err(error));
+                }
+            }
+            Err(error) => {
+                // One bad item must not fail its neighbours: retry one by one.
+                tracing::warn!(%error, size = commands.len(), "batch failed; retrying items singly");
+                for (command, reply) in commands.iter().zip(replies) {
+                    let result = match writer.apply(std::slice::from_ref(command)).await {
+                        Ok(mut results) => results.pop().unwrap_or_else(|| Err(stopped())),
+                        Err(error) => {
+                            tracing::error!(%error, "write transaction failed");
+                            Err(error)
+                        }
+                    };
+                    let _ = reply.send(result);
+                }
+            }
+        }
+    }
+}

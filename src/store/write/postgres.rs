@@ -1,0 +1,477 @@
+//! The PostgreSQL writers: each owns one connection and applies a batch in a
+//! few set-based statements with fixed texts (prepared once, arrays bound):
+//! begin + advisory locks, insert events, read summaries, write everything
+//! the plan decided, commit. Round trips, not rows, are what a batch costs.
+
+use std::collections::HashMap;
+
+use sqlx::{Connection, PgConnection};
+use tokio::sync::{mpsc, oneshot};
+
+use super::flows::{self, NewReview, WriteTx, delivery_of};
+use super::{BatchWriter, Command, Done, ItemResult, Job, run_writer};
+use crate::store::summary::{Delivery, Plan, SUMMARY_COLUMNS, Summary};
+use crate::store::{
+    EVENT_COLUMNS, EventRecord, IngestItem, MESSAGE_COLUMNS, MessageRecord, NewMessage, NewRetry,
+    NewVerification, NewVerificationEvent, RetryRecord, StoreError,
+};
+
+pub(super) fn run(
+    url: &str,
+    receivers: Vec<mpsc::Receiver<Job>>,
+    batch_max: usize,
+    ready: oneshot::Sender<Result<(), StoreError>>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = ready.send(Err(StoreError::Unavailable(format!("writer runtime: {e}"))));
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let mut writers = Vec::with_capacity(receivers.len());
+        for _ in &receivers {
+            match PgConnection::connect(url).await {
+                Ok(conn) => writers.push(PgWriter { conn }),
+                Err(e) => {
+                    let _ = ready.send(Err(e.into()));
+                    return;
+                }
+            }
+        }
+        let _ = ready.send(Ok(()));
+        let local = tokio::task::LocalSet::new();
+        for (writer, queue) in writers.into_iter().zip(receivers) {
+            local.spawn_local(run_writer(writer, queue, batch_max));
+        }
+        local.await;
+    });
+}
+
+pub(super) struct PgWriter {
+    conn: PgConnection,
+}
+
+impl BatchWriter for PgWriter {
+    async fn apply(&mut self, batch: &[Command]) -> Result<Vec<ItemResult>, StoreError> {
+        let mut tx = self.conn.begin_with(begin_and_lock(batch)).await?;
+        let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(batch.len());
+        let mut deliveries = Vec::new();
+        for (index, command) in batch.iter().enumerate() {
+            if let Command::Ingest(item) = command
+                && let Some(delivery) = delivery_of(index, item)
+            {
+                deliveries.push(delivery);
+                results.push(None);
+                continue;
+            }
+            match flows::apply_one(&mut PgTx(&mut tx), command).await {
+                Ok(done) => results.push(Some(Ok(done))),
+                // A refused statement aborts the whole transaction on
+                // PostgreSQL: answer a lone item, retry a batch item by item.
+                Err(error) if batch.len() == 1 => return Ok(vec![Err(error)]),
+                Err(error) => return Err(error),
+            }
+        }
+        if !deliveries.is_empty() {
+            let outcomes = flows::ingest_deliveries(&mut PgTx(&mut tx), &deliveries).await?;
+            for (index, outcome) in outcomes {
+                results[index] = Some(Ok(Done::Ingested(outcome)));
+            }
+        }
+        tx.commit().await?;
+        results
+            .into_iter()
+            .map(|result| {
+                result.ok_or_else(|| StoreError::Corrupt("a command got no answer".to_owned()))
+            })
+            .collect()
+    }
+}
+
+/// `BEGIN` and the advisory locks of every provider message id the batch
+/// touches, in one round trip. The locks serialize a callback and the
+/// registration of its message across writers and processes until the
+/// transaction ends; taken in sorted order, two batches never wait on each
+/// other in a cycle. The keys are integers we computed, so writing them
+/// into the text is safe (and lets `BEGIN` travel in the same message).
+fn begin_and_lock(batch: &[Command]) -> String {
+    let mut keys: Vec<i64> = batch
+        .iter()
+        .filter_map(Command::locked_provider_message_id)
+        .map(lock_key)
+        .collect();
+    if keys.is_empty() {
+        return "BEGIN".to_owned();
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    let list: Vec<String> = keys.iter().map(i64::to_string).collect();
+    format!(
+        "BEGIN; SELECT pg_advisory_xact_lock(k) FROM unnest('{{{}}}'::bigint[]) AS k",
+        list.join(",")
+    )
+}
+
+/// A stable 64-bit advisory lock key for one provider message id.
+fn lock_key(provider_message_id: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"smstrail/pmid\0")
+        .chain_update(provider_message_id.as_bytes())
+        .finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// The primitive statements on a writer's open transaction.
+struct PgTx<'t>(&'t mut PgConnection);
+
+/// Maps a unique-constraint violation to `Conflict`.
+fn conflict_or(error: sqlx::Error, what: &str) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(what.to_owned())
+        }
+        _ => StoreError::Database(error),
+    }
+}
+
+impl WriteTx for PgTx<'_> {
+    async fn insert_events(
+        &mut self,
+        deliveries: &[&Delivery<'_>],
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "INSERT INTO message_events (dedup_key, provider, provider_message_id, \
+             provider_event_id, raw_status, status, error_code, provider_occurred_at_us, \
+             received_at_us, content_type, raw_payload_sealed) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::bytea[]) \
+             ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key, id",
+        )
+        .bind(column(deliveries, |d| d.dedup_key))
+        .bind(column(deliveries, |d| d.provider))
+        .bind(column(deliveries, |d| d.report.provider_message_id.as_str()))
+        .bind(column(deliveries, |d| d.report.provider_event_id.as_deref()))
+        .bind(column(deliveries, |d| d.report.raw_status.as_str()))
+        .bind(column(deliveries, |d| d.status_text()))
+        .bind(column(deliveries, |d| d.report.error_code.as_deref()))
+        .bind(column(deliveries, |d| d.provider_occurred_at_us()))
+        .bind(column(deliveries, |d| d.received_at_us))
+        .bind(column(deliveries, |d| d.payload.content_type.as_str()))
+        .bind(column(deliveries, |d| d.payload.sealed.as_slice()))
+        .fetch_all(&mut *self.0)
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn count_duplicates(&mut self, copies: &[(&str, i64, i64)]) -> Result<(), StoreError> {
+        if copies.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO event_duplicates (event_id, count, last_received_at_us) \
+             SELECT e.id, v.count, v.last FROM UNNEST($1::text[], $2::bigint[], $3::bigint[]) \
+             AS v (dedup_key, count, last) JOIN message_events e ON e.dedup_key = v.dedup_key \
+             ON CONFLICT (event_id) DO UPDATE SET count = event_duplicates.count + excluded.count, \
+             last_received_at_us = GREATEST(event_duplicates.last_received_at_us, \
+             excluded.last_received_at_us)",
+        )
+        .bind(column(copies, |c| c.0))
+        .bind(column(copies, |c| c.1))
+        .bind(column(copies, |c| c.2))
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn summaries(&mut self, keys: &[(&str, &str)]) -> Result<Vec<Summary>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM messages \
+             WHERE (provider, provider_message_id) IN \
+             (SELECT * FROM UNNEST($1::text[], $2::text[]))"
+        ))
+        .bind(column(keys, |k| k.0))
+        .bind(column(keys, |k| k.1))
+        .fetch_all(&mut *self.0)
+        .await?)
+    }
+
+    /// One statement: waiting marks, review items and summaries together.
+    async fn write_plan(
+        &mut self,
+        plan: &Plan<'_>,
+        reviews: &[NewReview<'_>],
+    ) -> Result<(), StoreError> {
+        let (waiting, touched) = (&plan.unmatched, &plan.touched);
+        if waiting.is_empty() && reviews.is_empty() && touched.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "WITH waiting AS ( \
+               INSERT INTO unmatched_callbacks (provider, provider_message_id, \
+               first_received_at_us) \
+               SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[]) \
+               ON CONFLICT DO NOTHING), \
+             review AS ( \
+               INSERT INTO review_items (provider, route, kind, reason, event_id, \
+               content_type, raw_payload_sealed, received_at_us) \
+               SELECT * FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], \
+               $8::bigint[], $9::text[], $10::bytea[], $11::bigint[])) \
+             UPDATE messages SET current_status = v.status, current_raw_status = v.raw_status, \
+             current_error_code = v.error_code, status_at_us = v.status_at_us, \
+             is_final = v.is_final, updated_at_us = v.updated_at_us \
+             FROM UNNEST($12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[], \
+             $17::boolean[], $18::bigint[]) \
+             AS v (id, status, raw_status, error_code, status_at_us, is_final, updated_at_us) \
+             WHERE messages.id = v.id",
+        )
+        .bind(column(waiting, |d| d.provider))
+        .bind(column(waiting, |d| d.report.provider_message_id.as_str()))
+        .bind(column(waiting, |d| d.received_at_us))
+        .bind(column(reviews, |r| r.provider))
+        .bind(column(reviews, |r| r.route))
+        .bind(column(reviews, |r| r.kind))
+        .bind(column(reviews, |r| r.reason.as_str()))
+        .bind(column(reviews, |r| r.event_id))
+        .bind(column(reviews, |r| r.payload.content_type.as_str()))
+        .bind(column(reviews, |r| r.payload.sealed.as_slice()))
+        .bind(column(reviews, |r| r.received_at_us))
+        .bind(column(touched, |s| s.id.as_str()))
+        .bind(column(touched, |s| s.current_status.as_str()))
+        .bind(column(touched, |s| s.current_raw_status.as_deref()))
+        .bind(column(touched, |s| s.current_error_code.as_deref()))
+        .bind(column(touched, |s| s.status_at_us))
+        .bind(column(touched, |s| s.is_final))
+        .bind(column(touched, |s| s.updated_at_us))
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_inbound(&mut self, item: &IngestItem) -> Result<bool, StoreError> {
+        let IngestItem::Inbound {
+            provider,
+            report,
+            sender,
+            body_sealed,
+            keyword,
+            dedup_key,
+            payload,
+            received_at_us,
+        } = item
+        else {
+            return Err(StoreError::Corrupt("not an inbound item".to_owned()));
+        };
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO inbound_messages (dedup_key, provider, provider_message_id, \
+             sender_hash, sender_sealed, sender_masked, sender_country, \
+             recipient_identity, body_sealed, keyword, provider_occurred_at_us, \
+             received_at_us, content_type, raw_payload_sealed) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+        )
+        .bind(dedup_key)
+        .bind(*provider)
+        .bind(&report.provider_message_id)
+        .bind(&sender.hash)
+        .bind(&sender.sealed)
+        .bind(&sender.masked)
+        .bind(&sender.country)
+        .bind(&report.to)
+        .bind(body_sealed)
+        .bind(*keyword)
+        .bind(report.provider_occurred_at.map(|t| t.timestamp_micros()))
+        .bind(received_at_us)
+        .bind(&payload.content_type)
+        .bind(&payload.sealed)
+        .fetch_optional(&mut *self.0)
+        .await?;
+        Ok(id.is_some())
+    }
+
+    async fn insert_review(&mut self, r: &NewReview<'_>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO review_items (provider, route, kind, reason, event_id, content_type, \
+             raw_payload_sealed, received_at_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(r.provider)
+        .bind(r.route)
+        .bind(r.kind)
+        .bind(&r.reason)
+        .bind(r.event_id)
+        .bind(&r.payload.content_type)
+        .bind(&r.payload.sealed)
+        .bind(r.received_at_us)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_message(&mut self, m: &NewMessage) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar(
+            "INSERT INTO messages (id, idempotency_key, request_fingerprint, provider, \
+             provider_message_id, recipient_hash, recipient_sealed, recipient_masked, \
+             destination_country, sender_identity, sender_type, template_key, use_case, \
+             user_ref, product_action_kind, product_action_ref, product_action_url, \
+             recipient_timezone, sent_at_us, metadata_json, created_at_us, current_status, \
+             status_at_us, is_final, updated_at_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             $17, $18, $19, $20, $21, 'accepted', $21, FALSE, $21) \
+             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        )
+        .bind(&m.id)
+        .bind(&m.idempotency_key)
+        .bind(&m.request_fingerprint)
+        .bind(&m.provider)
+        .bind(&m.provider_message_id)
+        .bind(&m.recipient.hash)
+        .bind(&m.recipient.sealed)
+        .bind(&m.recipient.masked)
+        .bind(&m.recipient.country)
+        .bind(&m.sender_identity)
+        .bind(&m.sender_type)
+        .bind(&m.template_key)
+        .bind(&m.use_case)
+        .bind(&m.user_ref)
+        .bind(&m.product_action.kind)
+        .bind(&m.product_action.reference)
+        .bind(&m.product_action.url)
+        .bind(&m.recipient_timezone)
+        .bind(m.sent_at_us)
+        .bind(&m.metadata_json)
+        .bind(m.created_at_us)
+        .fetch_optional(&mut *self.0)
+        .await
+        .map_err(|e| conflict_or(e, "provider_message_id is already registered"))
+    }
+
+    async fn message(&mut self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *self.0)
+        .await?)
+    }
+
+    async fn message_by_key(&mut self, key: &str) -> Result<MessageRecord, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE idempotency_key = $1"
+        ))
+        .bind(key)
+        .fetch_one(&mut *self.0)
+        .await?)
+    }
+
+    async fn set_provider_message_id(&mut self, id: &str, pmid: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE messages SET provider_message_id = $2 WHERE id = $1")
+            .bind(id)
+            .bind(pmid)
+            .execute(&mut *self.0)
+            .await
+            .map_err(|e| conflict_or(e, "provider_message_id is already registered"))?;
+        Ok(())
+    }
+
+    async fn take_waiting(&mut self, provider: &str, pmid: &str) -> Result<bool, StoreError> {
+        let removed = sqlx::query(
+            "DELETE FROM unmatched_callbacks WHERE provider = $1 AND provider_message_id = $2",
+        )
+        .bind(provider)
+        .bind(pmid)
+        .execute(&mut *self.0)
+        .await?
+        .rows_affected();
+        Ok(removed > 0)
+    }
+
+    async fn timeline(
+        &mut self,
+        provider: &str,
+        pmid: &str,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {EVENT_COLUMNS} FROM message_events \
+             WHERE provider = $1 AND provider_message_id = $2 ORDER BY id"
+        ))
+        .bind(provider)
+        .bind(pmid)
+        .fetch_all(&mut *self.0)
+        .await?)
+    }
+
+    async fn write_summary(&mut self, s: &Summary) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE messages SET current_status = $2, current_raw_status = $3, \
+             current_error_code = $4, status_at_us = $5, is_final = $6, updated_at_us = $7 \
+             WHERE id = $1",
+        )
+        .bind(&s.id)
+        .bind(&s.current_status)
+        .bind(&s.current_raw_status)
+        .bind(&s.current_error_code)
+        .bind(s.status_at_us)
+        .bind(s.is_final)
+        .bind(s.updated_at_us)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_retry(&mut self, r: &NewRetry) -> Result<Option<RetryRecord>, StoreError> {
+        Ok(sqlx::query_as(
+            "INSERT INTO message_retries (message_id, kind, new_message_id, reason, created_at_us) \
+             SELECT id, $2, $3, $4, $5 FROM messages WHERE id = $1 \
+             RETURNING id, message_id, kind, new_message_id, reason, created_at_us",
+        )
+        .bind(&r.message_id)
+        .bind(&r.kind)
+        .bind(&r.new_message_id)
+        .bind(&r.reason)
+        .bind(r.created_at_us)
+        .fetch_optional(&mut *self.0)
+        .await?)
+    }
+
+    async fn insert_verification(&mut self, v: &NewVerification) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO verifications (id, user_ref, created_at_us) VALUES ($1, $2, $3)")
+            .bind(&v.id)
+            .bind(&v.user_ref)
+            .bind(v.created_at_us)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_verification_event(
+        &mut self,
+        e: &NewVerificationEvent,
+    ) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO verification_events (verification_id, kind, message_id, \
+             occurred_at_us, recorded_at_us) SELECT id, $2, $3, $4, $5 FROM verifications \
+             WHERE id = $1",
+        )
+        .bind(&e.verification_id)
+        .bind(e.kind)
+        .bind(&e.message_id)
+        .bind(e.occurred_at_us)
+        .bind(e.recorded_at_us)
+        .execute(&mut *self.0)
+        .await?
+        .rows_affected();
+        Ok(inserted > 0)
+    }
+}
+
+/// One column of a set-based statement, as an array parameter.
+fn column<'a, T, V>(rows: &'a [T], value: impl Fn(&'a T) -> V) -> Vec<V> {
+    rows.iter().map(value).collect()
+}

@@ -1,0 +1,530 @@
+//! The SQLite writer: one thread owns one `rusqlite` connection and applies
+//! a whole batch synchronously with cached prepared statements.
+//!
+//! sqlx runs SQLite on a worker thread per connection, so every statement
+//! is two cross-thread wake-ups; a batch of five statements spent most of
+//! its time in those hand-offs. Here a statement is a function call.
+//! SQLite has one writer at a time anyway, so row-at-a-time statements inside
+//! one transaction cost microseconds, and each item gets a savepoint: a
+//! refused item rolls back alone and its neighbours still commit.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use sqlx::sqlite::SqliteConnectOptions;
+use tokio::sync::{mpsc, oneshot};
+
+use super::flows::{self, NewReview, WriteTx};
+use super::{BatchWriter, Command, ItemResult, Job, run_writer};
+use crate::store::summary::{Delivery, Plan, SUMMARY_COLUMNS, Summary};
+use crate::store::{
+    EVENT_COLUMNS, EventRecord, IngestItem, MessageRecord, NewMessage, NewRetry,
+    NewVerification, NewVerificationEvent, RetryRecord, StoreError,
+};
+
+/// Statements kept prepared: every statement this writer runs fits.
+const STATEMENT_CACHE: usize = 64;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+const MESSAGE_COLUMNS: &str = crate::store::MESSAGE_COLUMNS;
+
+pub(super) fn run(
+    url: &str,
+    mut receivers: Vec<mpsc::Receiver<Job>>,
+    batch_max: usize,
+    ready: oneshot::Sender<Result<(), StoreError>>,
+) {
+    let writer = match SqliteWriter::open(url) {
+        Ok(writer) => writer,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let (Some(queue), true) = (receivers.pop(), receivers.is_empty()) else {
+        let _ = ready.send(Err(StoreError::Unavailable(
+            "SQLite runs exactly one writer".to_owned(),
+        )));
+        return;
+    };
+    // The writer never awaits anything but its queue: a current-thread
+    // runtime on this thread is all it needs.
+    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = ready.send(Err(StoreError::Unavailable(format!("writer runtime: {e}"))));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(()));
+    runtime.block_on(run_writer(writer, queue, batch_max));
+}
+
+pub(super) struct SqliteWriter {
+    conn: Connection,
+}
+
+impl SqliteWriter {
+    fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?;
+        let conn = Connection::open(options.get_filename())?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // FULL: a 2xx promises the callback survives a power cut, not only a crash.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(Self { conn })
+    }
+}
+
+impl BatchWriter for SqliteWriter {
+    async fn apply(&mut self, batch: &[Command]) -> Result<Vec<ItemResult>, StoreError> {
+        // `BEGIN IMMEDIATE` takes the write lock up front, so a transaction
+        // that reads before it writes cannot fail half-way on a lock upgrade.
+        let mut tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(batch.len());
+        for command in batch {
+            let item = tx.savepoint()?;
+            match flows::apply_one(&mut SqliteTx(&item), command).await {
+                Ok(done) => {
+                    item.commit()?;
+                    results.push(Ok(done));
+                }
+                Err(error) => {
+                    drop(item); // rolls back this item alone
+                    if tx.is_autocommit() {
+                        // SQLite rolled the whole transaction back (disk full,
+                        // I/O error): nothing of the batch is stored.
+                        return Err(error);
+                    }
+                    results.push(Err(error));
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(results)
+    }
+}
+
+/// The primitive statements on the writer's connection (inside the batch
+/// transaction, within the item's savepoint).
+struct SqliteTx<'c>(&'c Connection);
+
+impl WriteTx for SqliteTx<'_> {
+    async fn insert_events(
+        &mut self,
+        deliveries: &[&Delivery<'_>],
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let mut insert = self.0.prepare_cached(
+            "INSERT INTO message_events (dedup_key, provider, provider_message_id, \
+             provider_event_id, raw_status, status, error_code, provider_occurred_at_us, \
+             received_at_us, content_type, raw_payload_sealed) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+        )?;
+        let mut inserted = HashMap::new();
+        for d in deliveries {
+            let id: Option<i64> = insert
+                .query_row(
+                    params![
+                        d.dedup_key,
+                        d.provider,
+                        d.report.provider_message_id,
+                        d.report.provider_event_id,
+                        d.report.raw_status,
+                        d.status_text(),
+                        d.report.error_code,
+                        d.provider_occurred_at_us(),
+                        d.received_at_us,
+                        d.payload.content_type,
+                        d.payload.sealed,
+                    ],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if let Some(id) = id {
+                inserted.insert(d.dedup_key.to_owned(), id);
+            }
+        }
+        Ok(inserted)
+    }
+
+    async fn count_duplicates(&mut self, copies: &[(&str, i64, i64)]) -> Result<(), StoreError> {
+        let mut upsert = self.0.prepare_cached(
+            "INSERT INTO event_duplicates (event_id, count, last_received_at_us) \
+             SELECT id, ?2, ?3 FROM message_events WHERE dedup_key = ?1 \
+             ON CONFLICT (event_id) DO UPDATE SET count = event_duplicates.count + excluded.count, \
+             last_received_at_us = max(event_duplicates.last_received_at_us, \
+             excluded.last_received_at_us)",
+        )?;
+        for (key, count, last) in copies {
+            upsert.execute(params![key, count, last])?;
+        }
+        Ok(())
+    }
+
+    async fn summaries(&mut self, keys: &[(&str, &str)]) -> Result<Vec<Summary>, StoreError> {
+        let mut select = self.0.prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM messages \
+             WHERE provider = ?1 AND provider_message_id = ?2"
+        ))?;
+        let mut summaries = Vec::with_capacity(keys.len());
+        for (provider, pmid) in keys {
+            if let Some(found) = select
+                .query_row(params![provider, pmid], summary)
+                .optional()?
+            {
+                summaries.push(found);
+            }
+        }
+        Ok(summaries)
+    }
+
+    async fn write_plan(
+        &mut self,
+        plan: &Plan<'_>,
+        reviews: &[NewReview<'_>],
+    ) -> Result<(), StoreError> {
+        let mut waiting = self.0.prepare_cached(
+            "INSERT INTO unmatched_callbacks (provider, provider_message_id, \
+             first_received_at_us) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        )?;
+        for d in &plan.unmatched {
+            waiting.execute(params![
+                d.provider,
+                d.report.provider_message_id,
+                d.received_at_us
+            ])?;
+        }
+        for review in reviews {
+            self.insert_review(review).await?;
+        }
+        for summary in &plan.touched {
+            self.write_summary(summary).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_inbound(&mut self, item: &IngestItem) -> Result<bool, StoreError> {
+        let IngestItem::Inbound {
+            provider,
+            report,
+            sender,
+            body_sealed,
+            keyword,
+            dedup_key,
+            payload,
+            received_at_us,
+        } = item
+        else {
+            return Err(StoreError::Corrupt("not an inbound item".to_owned()));
+        };
+        let id: Option<i64> = self
+            .0
+            .prepare_cached(
+                "INSERT INTO inbound_messages (dedup_key, provider, provider_message_id, \
+                 sender_hash, sender_sealed, sender_masked, sender_country, \
+                 recipient_identity, body_sealed, keyword, provider_occurred_at_us, \
+                 received_at_us, content_type, raw_payload_sealed) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+                 ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+            )?
+            .query_row(
+                params![
+                    dedup_key,
+                    provider,
+                    report.provider_message_id,
+                    sender.hash,
+                    sender.sealed,
+                    sender.masked,
+                    sender.country,
+                    report.to,
+                    body_sealed,
+                    keyword,
+                    report.provider_occurred_at.map(|t| t.timestamp_micros()),
+                    received_at_us,
+                    payload.content_type,
+                    payload.sealed,
+                ],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(id.is_some())
+    }
+
+    async fn insert_review(&mut self, r: &NewReview<'_>) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO review_items (provider, route, kind, reason, event_id, \
+                 content_type, raw_payload_sealed, received_at_us) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                r.provider,
+                r.route,
+                r.kind,
+                r.reason,
+                r.event_id,
+                r.payload.content_type,
+                r.payload.sealed,
+                r.received_at_us,
+            ])?;
+        Ok(())
+    }
+
+    async fn insert_message(&mut self, m: &NewMessage) -> Result<Option<String>, StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO messages (id, idempotency_key, request_fingerprint, provider, \
+                 provider_message_id, recipient_hash, recipient_sealed, recipient_masked, \
+                 destination_country, sender_identity, sender_type, template_key, use_case, \
+                 user_ref, product_action_kind, product_action_ref, product_action_url, \
+                 recipient_timezone, sent_at_us, metadata_json, created_at_us, current_status, \
+                 status_at_us, is_final, updated_at_us) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
+                 ?16, ?17, ?18, ?19, ?20, ?21, 'accepted', ?21, FALSE, ?21) \
+                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            )?
+            .query_row(
+                params![
+                    m.id,
+                    m.idempotency_key,
+                    m.request_fingerprint,
+                    m.provider,
+                    m.provider_message_id,
+                    m.recipient.hash,
+                    m.recipient.sealed,
+                    m.recipient.masked,
+                    m.recipient.country,
+                    m.sender_identity,
+                    m.sender_type,
+                    m.template_key,
+                    m.use_case,
+                    m.user_ref,
+                    m.product_action.kind,
+                    m.product_action.reference,
+                    m.product_action.url,
+                    m.recipient_timezone,
+                    m.sent_at_us,
+                    m.metadata_json,
+                    m.created_at_us,
+                ],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| conflict_or(e, "provider_message_id is already registered"))
+    }
+
+    async fn message(&mut self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"
+            ))?
+            .query_row(params![id], message)
+            .optional()?)
+    }
+
+    async fn message_by_key(&mut self, key: &str) -> Result<MessageRecord, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE idempotency_key = ?1"
+            ))?
+            .query_row(params![key], message)?)
+    }
+
+    async fn set_provider_message_id(&mut self, id: &str, pmid: &str) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached("UPDATE messages SET provider_message_id = ?2 WHERE id = ?1")?
+            .execute(params![id, pmid])
+            .map_err(|e| conflict_or(e, "provider_message_id is already registered"))?;
+        Ok(())
+    }
+
+    async fn take_waiting(&mut self, provider: &str, pmid: &str) -> Result<bool, StoreError> {
+        let removed = self
+            .0
+            .prepare_cached(
+                "DELETE FROM unmatched_callbacks WHERE provider = ?1 AND provider_message_id = ?2",
+            )?
+            .execute(params![provider, pmid])?;
+        Ok(removed > 0)
+    }
+
+    async fn timeline(
+        &mut self,
+        provider: &str,
+        pmid: &str,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM message_events \
+                 WHERE provider = ?1 AND provider_message_id = ?2 ORDER BY id"
+            ))?
+            .query_map(params![provider, pmid], event)?
+            .collect::<Result<Vec<_>, _>>()?)
+    }
+
+    async fn write_summary(&mut self, s: &Summary) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "UPDATE messages SET current_status = ?2, current_raw_status = ?3, \
+                 current_error_code = ?4, status_at_us = ?5, is_final = ?6, updated_at_us = ?7 \
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                s.id,
+                s.current_status,
+                s.current_raw_status,
+                s.current_error_code,
+                s.status_at_us,
+                s.is_final,
+                s.updated_at_us,
+            ])?;
+        Ok(())
+    }
+
+    async fn insert_retry(&mut self, r: &NewRetry) -> Result<Option<RetryRecord>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "INSERT INTO message_retries (message_id, kind, new_message_id, reason, \
+                 created_at_us) SELECT id, ?2, ?3, ?4, ?5 FROM messages WHERE id = ?1 \
+                 RETURNING id, message_id, kind, new_message_id, reason, created_at_us",
+            )?
+            .query_row(
+                params![
+                    r.message_id,
+                    r.kind,
+                    r.new_message_id,
+                    r.reason,
+                    r.created_at_us
+                ],
+                retry,
+            )
+            .optional()?)
+    }
+
+    async fn insert_verification(&mut self, v: &NewVerification) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO verifications (id, user_ref, created_at_us) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![v.id, v.user_ref, v.created_at_us])?;
+        Ok(())
+    }
+
+    async fn insert_verification_event(
+        &mut self,
+        e: &NewVerificationEvent,
+    ) -> Result<bool, StoreError> {
+        let inserted = self
+            .0
+            .prepare_cached(
+                "INSERT INTO verification_events (verification_id, kind, message_id, \
+                 occurred_at_us, recorded_at_us) \
+                 SELECT id, ?2, ?3, ?4, ?5 FROM verifications WHERE id = ?1",
+            )?
+            .execute(params![
+                e.verification_id,
+                e.kind,
+                e.message_id,
+                e.occurred_at_us,
+                e.recorded_at_us
+            ])?;
+        Ok(inserted > 0)
+    }
+}
+
+/// Maps a unique-constraint violation to `Conflict` (a trigger's refusal is
+/// a constraint error too, but not a conflict: it stays a storage failure).
+fn conflict_or(error: rusqlite::Error, what: &str) -> StoreError {
+    match &error {
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+        {
+            StoreError::Conflict(what.to_owned())
+        }
+        _ => StoreError::Sqlite(error),
+    }
+}
+
+fn retry(row: &Row<'_>) -> rusqlite::Result<RetryRecord> {
+    Ok(RetryRecord {
+        id: row.get(0)?,
+        message_id: row.get(1)?,
+        kind: row.get(2)?,
+        new_message_id: row.get(3)?,
+        reason: row.get(4)?,
+        created_at_us: row.get(5)?,
+    })
+}
+
+fn summary(row: &Row<'_>) -> rusqlite::Result<Summary> {
+    Ok(Summary {
+        id: row.get("id")?,
+        provider: row.get("provider")?,
+        provider_message_id: row.get("provider_message_id")?,
+        current_status: row.get("current_status")?,
+        current_raw_status: row.get("current_raw_status")?,
+        current_error_code: row.get("current_error_code")?,
+        status_at_us: row.get("status_at_us")?,
+        is_final: row.get("is_final")?,
+        updated_at_us: row.get("updated_at_us")?,
+    })
+}
+
+fn event(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
+    Ok(EventRecord {
+        id: row.get("id")?,
+        provider: row.get("provider")?,
+        provider_message_id: row.get("provider_message_id")?,
+        provider_event_id: row.get("provider_event_id")?,
+        raw_status: row.get("raw_status")?,
+        status: row.get("status")?,
+        error_code: row.get("error_code")?,
+        provider_occurred_at_us: row.get("provider_occurred_at_us")?,
+        received_at_us: row.get("received_at_us")?,
+        content_type: row.get("content_type")?,
+        raw_payload_sealed: row.get("raw_payload_sealed")?,
+    })
+}
+
+fn message(row: &Row<'_>) -> rusqlite::Result<MessageRecord> {
+    Ok(MessageRecord {
+        id: row.get("id")?,
+        idempotency_key: row.get("idempotency_key")?,
+        request_fingerprint: row.get("request_fingerprint")?,
+        provider: row.get("provider")?,
+        provider_message_id: row.get("provider_message_id")?,
+        recipient_hash: row.get("recipient_hash")?,
+        recipient_sealed: row.get("recipient_sealed")?,
+        recipient_masked: row.get("recipient_masked")?,
+        destination_country: row.get("destination_country")?,
+        sender_identity: row.get("sender_identity")?,
+        sender_type: row.get("sender_type")?,
+        template_key: row.get("template_key")?,
+        use_case: row.get("use_case")?,
+        user_ref: row.get("user_ref")?,
+        product_action_kind: row.get("product_action_kind")?,
+        product_action_ref: row.get("product_action_ref")?,
+        product_action_url: row.get("product_action_url")?,
+        recipient_timezone: row.get("recipient_timezone")?,
+        sent_at_us: row.get("sent_at_us")?,
+        metadata_json: row.get("metadata_json")?,
+        created_at_us: row.get("created_at_us")?,
+        current_status: row.get("current_status")?,
+        current_raw_status: row.get("current_raw_status")?,
+        current_error_code: row.get("current_error_code")?,
+        status_at_us: row.get("status_at_us")?,
+        is_final: row.get("is_final")?,
+        updated_at_us: row.get("updated_at_us")?,
+    })
+}
