@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-
 use crate::crypto::{CryptoError, DataCipher};
 use crate::domain::PhoneNumber;
 use crate::metrics::{CallbackOutcome, Metrics};

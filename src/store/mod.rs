@@ -24,8 +24,8 @@ pub use accounts::*;
 pub use postgres::PgStore;
 pub use records::*;
 pub use sessions::SessionBackend;
-pub use sqlite::SqliteStore;
 pub(crate) use sql::{EVENT_COLUMNS, MESSAGE_COLUMNS};
+pub use sqlite::SqliteStore;
 pub use support::*;
 pub use write::Writes;
 

@@ -14,3 +14,4 @@ mod ui_pages;
 mod ui_sessions;
 mod verifications;
 mod webhooks;
+mod write_path;

@@ -9,8 +9,8 @@ use std::collections::{HashMap, HashSet};
 use super::{Command, Done, ItemResult};
 use crate::store::summary::{Delivery, Plan, Summary, plan};
 use crate::store::{
-    EventRecord, IngestItem, IngestOutcome, MessageRecord, NewMessage, NewRetry,
-    NewVerification, NewVerificationEvent, Registration, RetryRecord, SealedPayload, StoreError,
+    EventRecord, IngestItem, IngestOutcome, MessageRecord, NewMessage, NewRetry, NewVerification,
+    NewVerificationEvent, Registration, RetryRecord, SealedPayload, StoreError,
 };
 
 /// A review item about to be written.
@@ -57,8 +57,7 @@ pub(crate) trait WriteTx {
 
     async fn message(&mut self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
 
-    async fn message_by_key(&mut self, idempotency_key: &str)
-    -> Result<MessageRecord, StoreError>;
+    async fn message_by_key(&mut self, idempotency_key: &str) -> Result<MessageRecord, StoreError>;
 
     /// `Conflict` when another message has this provider message id.
     async fn set_provider_message_id(&mut self, id: &str, pmid: &str) -> Result<(), StoreError>;
@@ -66,16 +65,21 @@ pub(crate) trait WriteTx {
     /// Removes the waiting mark of a provider message id; whether there was one.
     async fn take_waiting(&mut self, provider: &str, pmid: &str) -> Result<bool, StoreError>;
 
-    async fn timeline(&mut self, provider: &str, pmid: &str)
-    -> Result<Vec<EventRecord>, StoreError>;
+    async fn timeline(
+        &mut self,
+        provider: &str,
+        pmid: &str,
+    ) -> Result<Vec<EventRecord>, StoreError>;
 
     async fn write_summary(&mut self, summary: &Summary) -> Result<(), StoreError>;
 
     /// `None` when the message does not exist.
     async fn insert_retry(&mut self, retry: &NewRetry) -> Result<Option<RetryRecord>, StoreError>;
 
-    async fn insert_verification(&mut self, verification: &NewVerification)
-    -> Result<(), StoreError>;
+    async fn insert_verification(
+        &mut self,
+        verification: &NewVerification,
+    ) -> Result<(), StoreError>;
 
     /// `false` when the verification does not exist.
     async fn insert_verification_event(
@@ -127,11 +131,9 @@ pub(crate) async fn apply_one(tx: &mut impl WriteTx, command: &Command) -> ItemR
             id,
             provider_message_id,
         } => Done::Message(set_provider_message_id(tx, id, provider_message_id).await?),
-        Command::RecordRetry(retry) => Done::Retry(
-            tx.insert_retry(retry)
-                .await?
-                .ok_or(StoreError::NotFound)?,
-        ),
+        Command::RecordRetry(retry) => {
+            Done::Retry(tx.insert_retry(retry).await?.ok_or(StoreError::NotFound)?)
+        }
         Command::CreateVerification(verification) => {
             tx.insert_verification(verification).await?;
             if !tx

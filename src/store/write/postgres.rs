@@ -157,8 +157,12 @@ impl WriteTx for PgTx<'_> {
         )
         .bind(column(deliveries, |d| d.dedup_key))
         .bind(column(deliveries, |d| d.provider))
-        .bind(column(deliveries, |d| d.report.provider_message_id.as_str()))
-        .bind(column(deliveries, |d| d.report.provider_event_id.as_deref()))
+        .bind(column(deliveries, |d| {
+            d.report.provider_message_id.as_str()
+        }))
+        .bind(column(deliveries, |d| {
+            d.report.provider_event_id.as_deref()
+        }))
         .bind(column(deliveries, |d| d.report.raw_status.as_str()))
         .bind(column(deliveries, |d| d.status_text()))
         .bind(column(deliveries, |d| d.report.error_code.as_deref()))

@@ -20,8 +20,8 @@ use super::flows::{self, NewReview, WriteTx};
 use super::{BatchWriter, Command, ItemResult, Job, run_writer};
 use crate::store::summary::{Delivery, Plan, SUMMARY_COLUMNS, Summary};
 use crate::store::{
-    EVENT_COLUMNS, EventRecord, IngestItem, MessageRecord, NewMessage, NewRetry,
-    NewVerification, NewVerificationEvent, RetryRecord, StoreError,
+    EVENT_COLUMNS, EventRecord, IngestItem, MessageRecord, NewMessage, NewRetry, NewVerification,
+    NewVerificationEvent, RetryRecord, StoreError,
 };
 
 /// Statements kept prepared: every statement this writer runs fits.
