@@ -51,9 +51,14 @@ pub(crate) trait WriteTx {
 
     async fn insert_review(&mut self, review: &NewReview<'_>) -> Result<(), StoreError>;
 
+    /// Inserts a message and takes the waiting mark of its provider message
+    /// id: the stored message and whether callbacks were waiting for it.
     /// `Ok(None)` when the idempotency key exists already; `Conflict` when
     /// the provider message id belongs to another message.
-    async fn insert_message(&mut self, message: &NewMessage) -> Result<Option<String>, StoreError>;
+    async fn insert_message(
+        &mut self,
+        message: &NewMessage,
+    ) -> Result<Option<(MessageRecord, bool)>, StoreError>;
 
     async fn message(&mut self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
 
@@ -252,7 +257,8 @@ fn repeated_copies<'a>(
 
 async fn register(tx: &mut impl WriteTx, m: &NewMessage) -> Result<Registration, StoreError> {
     match tx.insert_message(m).await? {
-        Some(id) => Ok(Registration::Created(attach_waiting(tx, &id).await?)),
+        Some((message, false)) => Ok(Registration::Created(message)),
+        Some((message, true)) => Ok(Registration::Created(replay(tx, message).await?)),
         None => {
             let message = tx.message_by_key(&m.idempotency_key).await?;
             let same_request = message.request_fingerprint == m.request_fingerprint;
@@ -280,27 +286,31 @@ async fn set_provider_message_id(
         None => {}
     }
     tx.set_provider_message_id(id, pmid).await?;
-    attach_waiting(tx, id).await
+    let message = MessageRecord {
+        provider_message_id: Some(pmid.to_owned()),
+        ..message
+    };
+    if tx.take_waiting(&message.provider, pmid).await? {
+        replay(tx, message).await
+    } else {
+        Ok(message)
+    }
 }
 
 /// Folds the callbacks that arrived before the message's provider id was
-/// known into its summary, and clears them from the waiting list.
-async fn attach_waiting(
+/// known (and were waiting) into its summary.
+async fn replay(
     tx: &mut impl WriteTx,
-    message_id: &str,
+    message: MessageRecord,
 ) -> Result<MessageRecord, StoreError> {
-    let message = tx.message(message_id).await?.ok_or(StoreError::NotFound)?;
-    let Some(pmid) = message.provider_message_id.clone() else {
+    let Some(pmid) = &message.provider_message_id else {
         return Ok(message);
     };
-    if !tx.take_waiting(&message.provider, &pmid).await? {
-        return Ok(message);
-    }
-    let events = tx.timeline(&message.provider, &pmid).await?;
+    let events = tx.timeline(&message.provider, pmid).await?;
     let mut summary = Summary::from(&message);
     summary.apply_all(&events)?;
     tx.write_summary(&summary).await?;
-    tx.message(message_id).await?.ok_or(StoreError::NotFound)
+    tx.message(&message.id).await?.ok_or(StoreError::NotFound)
 }
 
 fn lost() -> StoreError {

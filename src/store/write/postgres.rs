@@ -129,6 +129,14 @@ fn lock_key(provider_message_id: &str) -> i64 {
     i64::from_be_bytes(first)
 }
 
+/// A freshly inserted message and whether callbacks were waiting for it.
+#[derive(sqlx::FromRow)]
+struct Inserted {
+    #[sqlx(flatten)]
+    message: MessageRecord,
+    waiting: bool,
+}
+
 /// The primitive statements on a writer's open transaction.
 struct PgTx<'t>(&'t mut PgConnection);
 
@@ -318,18 +326,29 @@ impl WriteTx for PgTx<'_> {
         Ok(())
     }
 
-    async fn insert_message(&mut self, m: &NewMessage) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar(
-            "INSERT INTO messages (id, idempotency_key, request_fingerprint, provider, \
-             provider_message_id, recipient_hash, recipient_sealed, recipient_masked, \
-             destination_country, sender_identity, sender_type, template_key, use_case, \
-             user_ref, product_action_kind, product_action_ref, product_action_url, \
-             recipient_timezone, sent_at_us, metadata_json, created_at_us, current_status, \
-             status_at_us, is_final, updated_at_us) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21, 'accepted', $21, FALSE, $21) \
-             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-        )
+    /// One round trip: the insert, and the waiting mark it clears, in one
+    /// statement (data-modifying CTEs).
+    async fn insert_message(
+        &mut self,
+        m: &NewMessage,
+    ) -> Result<Option<(MessageRecord, bool)>, StoreError> {
+        let row: Option<Inserted> = sqlx::query_as(&format!(
+            "WITH inserted AS ( \
+               INSERT INTO messages (id, idempotency_key, request_fingerprint, provider, \
+               provider_message_id, recipient_hash, recipient_sealed, recipient_masked, \
+               destination_country, sender_identity, sender_type, template_key, use_case, \
+               user_ref, product_action_kind, product_action_ref, product_action_url, \
+               recipient_timezone, sent_at_us, metadata_json, created_at_us, current_status, \
+               status_at_us, is_final, updated_at_us) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+               $17, $18, $19, $20, $21, 'accepted', $21, FALSE, $21) \
+               ON CONFLICT (idempotency_key) DO NOTHING RETURNING {MESSAGE_COLUMNS}), \
+             waiting AS ( \
+               DELETE FROM unmatched_callbacks u USING inserted i \
+               WHERE u.provider = i.provider AND u.provider_message_id = i.provider_message_id \
+               RETURNING 1) \
+             SELECT inserted.*, EXISTS (SELECT 1 FROM waiting) AS waiting FROM inserted"
+        ))
         .bind(&m.id)
         .bind(&m.idempotency_key)
         .bind(&m.request_fingerprint)
@@ -353,7 +372,8 @@ impl WriteTx for PgTx<'_> {
         .bind(m.created_at_us)
         .fetch_optional(&mut *self.0)
         .await
-        .map_err(|e| conflict_or(e, "provider_message_id is already registered"))
+        .map_err(|e| conflict_or(e, "provider_message_id is already registered"))?;
+        Ok(row.map(|row| (row.message, row.waiting)))
     }
 
     async fn message(&mut self, id: &str) -> Result<Option<MessageRecord>, StoreError> {

@@ -277,9 +277,13 @@ impl WriteTx for SqliteTx<'_> {
         Ok(())
     }
 
-    async fn insert_message(&mut self, m: &NewMessage) -> Result<Option<String>, StoreError> {
-        self.0
-            .prepare_cached(
+    async fn insert_message(
+        &mut self,
+        m: &NewMessage,
+    ) -> Result<Option<(MessageRecord, bool)>, StoreError> {
+        let inserted = self
+            .0
+            .prepare_cached(&format!(
                 "INSERT INTO messages (id, idempotency_key, request_fingerprint, provider, \
                  provider_message_id, recipient_hash, recipient_sealed, recipient_masked, \
                  destination_country, sender_identity, sender_type, template_key, use_case, \
@@ -288,8 +292,8 @@ impl WriteTx for SqliteTx<'_> {
                  status_at_us, is_final, updated_at_us) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
                  ?16, ?17, ?18, ?19, ?20, ?21, 'accepted', ?21, FALSE, ?21) \
-                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-            )?
+                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING {MESSAGE_COLUMNS}"
+            ))?
             .query_row(
                 params![
                     m.id,
@@ -314,10 +318,18 @@ impl WriteTx for SqliteTx<'_> {
                     m.metadata_json,
                     m.created_at_us,
                 ],
-                |row| row.get(0),
+                message,
             )
             .optional()
-            .map_err(|e| conflict_or(e, "provider_message_id is already registered"))
+            .map_err(|e| conflict_or(e, "provider_message_id is already registered"))?;
+        let Some(message) = inserted else {
+            return Ok(None);
+        };
+        let waiting = match &message.provider_message_id {
+            Some(pmid) => self.take_waiting(&message.provider, pmid).await?,
+            None => false,
+        };
+        Ok(Some((message, waiting)))
     }
 
     async fn message(&mut self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
