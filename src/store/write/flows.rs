@@ -24,6 +24,16 @@ pub(crate) struct NewReview<'a> {
     pub received_at_us: i64,
 }
 
+/// What a batch of delivery callbacks writes besides its events.
+#[derive(Default)]
+pub(crate) struct BatchOutcome<'a> {
+    pub plan: Plan<'a>,
+    pub reviews: Vec<NewReview<'a>>,
+    /// Copies of callbacks stored before (or earlier in this batch):
+    /// (dedup key, how many, latest receipt).
+    pub copies: Vec<(&'a str, i64, i64)>,
+}
+
 /// The primitive statements of the write path, inside one open transaction.
 pub(crate) trait WriteTx {
     /// Inserts the events not stored before; returns the new ids by dedup key.
@@ -32,19 +42,12 @@ pub(crate) trait WriteTx {
         deliveries: &[&Delivery<'_>],
     ) -> Result<HashMap<String, i64>, StoreError>;
 
-    /// Counts repeated copies of stored events: (dedup key, copies, last receipt).
-    async fn count_duplicates(&mut self, copies: &[(&str, i64, i64)]) -> Result<(), StoreError>;
-
     /// The summaries of the messages with these (provider, provider message id).
     async fn summaries(&mut self, keys: &[(&str, &str)]) -> Result<Vec<Summary>, StoreError>;
 
-    /// Writes what a batch plan decided: waiting callbacks, review items and
-    /// the summaries it changed.
-    async fn write_plan(
-        &mut self,
-        plan: &Plan<'_>,
-        reviews: &[NewReview<'_>],
-    ) -> Result<(), StoreError>;
+    /// Writes what a batch of callbacks decided: repeat counts, waiting
+    /// marks, review items and the summaries it changed.
+    async fn write_outcome(&mut self, outcome: &BatchOutcome<'_>) -> Result<(), StoreError>;
 
     /// Inbound message; `false` when it was stored before.
     async fn insert_inbound(&mut self, item: &IngestItem) -> Result<bool, StoreError>;
@@ -194,9 +197,13 @@ pub(crate) async fn ingest_deliveries(
         .filter(|d| seen.insert(d.dedup_key))
         .collect();
     let inserted = tx.insert_events(&firsts).await?;
-    tx.count_duplicates(&repeated_copies(deliveries, &inserted))
-        .await?;
+    let copies = repeated_copies(deliveries, &inserted);
     if inserted.is_empty() {
+        tx.write_outcome(&BatchOutcome {
+            copies,
+            ..BatchOutcome::default()
+        })
+        .await?;
         return Ok(deliveries
             .iter()
             .map(|d| (d.index, IngestOutcome::Duplicate))
@@ -223,8 +230,13 @@ pub(crate) async fn ingest_deliveries(
             received_at_us: d.received_at_us,
         })
         .collect();
-    tx.write_plan(&plan, &reviews).await?;
-    Ok(plan.outcomes)
+    let outcome = BatchOutcome {
+        plan,
+        reviews,
+        copies,
+    };
+    tx.write_outcome(&outcome).await?;
+    Ok(outcome.plan.outcomes)
 }
 
 /// The copies of callbacks that were stored before (or earlier in this

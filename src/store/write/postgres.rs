@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use sqlx::{Connection, PgConnection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::flows::{self, NewReview, WriteTx, delivery_of};
+use super::flows::{self, BatchOutcome, NewReview, WriteTx, delivery_of};
 use super::{BatchWriter, Command, Done, ItemResult, Job, run_writer};
-use crate::store::summary::{Delivery, Plan, SUMMARY_COLUMNS, Summary};
+use crate::store::summary::{Delivery, SUMMARY_COLUMNS, Summary};
 use crate::store::{
     EVENT_COLUMNS, EventRecord, IngestItem, MESSAGE_COLUMNS, MessageRecord, NewMessage, NewRetry,
     NewVerification, NewVerificationEvent, RetryRecord, StoreError,
@@ -183,26 +183,6 @@ impl WriteTx for PgTx<'_> {
         Ok(rows.into_iter().collect())
     }
 
-    async fn count_duplicates(&mut self, copies: &[(&str, i64, i64)]) -> Result<(), StoreError> {
-        if copies.is_empty() {
-            return Ok(());
-        }
-        sqlx::query(
-            "INSERT INTO event_duplicates (event_id, count, last_received_at_us) \
-             SELECT e.id, v.count, v.last FROM UNNEST($1::text[], $2::bigint[], $3::bigint[]) \
-             AS v (dedup_key, count, last) JOIN message_events e ON e.dedup_key = v.dedup_key \
-             ON CONFLICT (event_id) DO UPDATE SET count = event_duplicates.count + excluded.count, \
-             last_received_at_us = GREATEST(event_duplicates.last_received_at_us, \
-             excluded.last_received_at_us)",
-        )
-        .bind(column(copies, |c| c.0))
-        .bind(column(copies, |c| c.1))
-        .bind(column(copies, |c| c.2))
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
-    }
-
     async fn summaries(&mut self, keys: &[(&str, &str)]) -> Result<Vec<Summary>, StoreError> {
         Ok(sqlx::query_as(&format!(
             "SELECT {SUMMARY_COLUMNS} FROM messages \
@@ -215,35 +195,45 @@ impl WriteTx for PgTx<'_> {
         .await?)
     }
 
-    /// One statement: waiting marks, review items and summaries together.
-    async fn write_plan(
-        &mut self,
-        plan: &Plan<'_>,
-        reviews: &[NewReview<'_>],
-    ) -> Result<(), StoreError> {
-        let (waiting, touched) = (&plan.unmatched, &plan.touched);
-        if waiting.is_empty() && reviews.is_empty() && touched.is_empty() {
+    /// One statement: repeat counts, waiting marks, review items and
+    /// summaries together.
+    async fn write_outcome(&mut self, outcome: &BatchOutcome<'_>) -> Result<(), StoreError> {
+        let (copies, waiting) = (&outcome.copies, &outcome.plan.unmatched);
+        let (reviews, touched) = (&outcome.reviews, &outcome.plan.touched);
+        if copies.is_empty() && waiting.is_empty() && reviews.is_empty() && touched.is_empty() {
             return Ok(());
         }
         sqlx::query(
-            "WITH waiting AS ( \
+            "WITH repeats AS ( \
+               INSERT INTO event_duplicates (event_id, count, last_received_at_us) \
+               SELECT e.id, v.count, v.last \
+               FROM UNNEST($1::text[], $2::bigint[], $3::bigint[]) AS v (dedup_key, count, last) \
+               JOIN message_events e ON e.dedup_key = v.dedup_key \
+               ON CONFLICT (event_id) DO UPDATE \
+               SET count = event_duplicates.count + excluded.count, \
+               last_received_at_us = GREATEST(event_duplicates.last_received_at_us, \
+               excluded.last_received_at_us)), \
+             waiting AS ( \
                INSERT INTO unmatched_callbacks (provider, provider_message_id, \
                first_received_at_us) \
-               SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[]) \
+               SELECT * FROM UNNEST($4::text[], $5::text[], $6::bigint[]) \
                ON CONFLICT DO NOTHING), \
              review AS ( \
                INSERT INTO review_items (provider, route, kind, reason, event_id, \
                content_type, raw_payload_sealed, received_at_us) \
-               SELECT * FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], \
-               $8::bigint[], $9::text[], $10::bytea[], $11::bigint[])) \
+               SELECT * FROM UNNEST($7::text[], $8::text[], $9::text[], $10::text[], \
+               $11::bigint[], $12::text[], $13::bytea[], $14::bigint[])) \
              UPDATE messages SET current_status = v.status, current_raw_status = v.raw_status, \
              current_error_code = v.error_code, status_at_us = v.status_at_us, \
              is_final = v.is_final, updated_at_us = v.updated_at_us \
-             FROM UNNEST($12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[], \
-             $17::boolean[], $18::bigint[]) \
+             FROM UNNEST($15::text[], $16::text[], $17::text[], $18::text[], $19::bigint[], \
+             $20::boolean[], $21::bigint[]) \
              AS v (id, status, raw_status, error_code, status_at_us, is_final, updated_at_us) \
              WHERE messages.id = v.id",
         )
+        .bind(column(copies, |c| c.0))
+        .bind(column(copies, |c| c.1))
+        .bind(column(copies, |c| c.2))
         .bind(column(waiting, |d| d.provider))
         .bind(column(waiting, |d| d.report.provider_message_id.as_str()))
         .bind(column(waiting, |d| d.received_at_us))

@@ -16,9 +16,9 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use sqlx::sqlite::SqliteConnectOptions;
 use tokio::sync::{mpsc, oneshot};
 
-use super::flows::{self, NewReview, WriteTx};
+use super::flows::{self, BatchOutcome, NewReview, WriteTx};
 use super::{BatchWriter, Command, ItemResult, Job, run_writer};
-use crate::store::summary::{Delivery, Plan, SUMMARY_COLUMNS, Summary};
+use crate::store::summary::{Delivery, SUMMARY_COLUMNS, Summary};
 use crate::store::{
     EVENT_COLUMNS, EventRecord, IngestItem, MessageRecord, NewMessage, NewRetry, NewVerification,
     NewVerificationEvent, RetryRecord, StoreError,
@@ -154,20 +154,6 @@ impl WriteTx for SqliteTx<'_> {
         Ok(inserted)
     }
 
-    async fn count_duplicates(&mut self, copies: &[(&str, i64, i64)]) -> Result<(), StoreError> {
-        let mut upsert = self.0.prepare_cached(
-            "INSERT INTO event_duplicates (event_id, count, last_received_at_us) \
-             SELECT id, ?2, ?3 FROM message_events WHERE dedup_key = ?1 \
-             ON CONFLICT (event_id) DO UPDATE SET count = event_duplicates.count + excluded.count, \
-             last_received_at_us = max(event_duplicates.last_received_at_us, \
-             excluded.last_received_at_us)",
-        )?;
-        for (key, count, last) in copies {
-            upsert.execute(params![key, count, last])?;
-        }
-        Ok(())
-    }
-
     async fn summaries(&mut self, keys: &[(&str, &str)]) -> Result<Vec<Summary>, StoreError> {
         let mut select = self.0.prepare_cached(&format!(
             "SELECT {SUMMARY_COLUMNS} FROM messages \
@@ -185,26 +171,32 @@ impl WriteTx for SqliteTx<'_> {
         Ok(summaries)
     }
 
-    async fn write_plan(
-        &mut self,
-        plan: &Plan<'_>,
-        reviews: &[NewReview<'_>],
-    ) -> Result<(), StoreError> {
+    async fn write_outcome(&mut self, outcome: &BatchOutcome<'_>) -> Result<(), StoreError> {
+        let mut repeats = self.0.prepare_cached(
+            "INSERT INTO event_duplicates (event_id, count, last_received_at_us) \
+             SELECT id, ?2, ?3 FROM message_events WHERE dedup_key = ?1 \
+             ON CONFLICT (event_id) DO UPDATE SET count = event_duplicates.count + excluded.count, \
+             last_received_at_us = max(event_duplicates.last_received_at_us, \
+             excluded.last_received_at_us)",
+        )?;
+        for (key, count, last) in &outcome.copies {
+            repeats.execute(params![key, count, last])?;
+        }
         let mut waiting = self.0.prepare_cached(
             "INSERT INTO unmatched_callbacks (provider, provider_message_id, \
              first_received_at_us) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
         )?;
-        for d in &plan.unmatched {
+        for d in &outcome.plan.unmatched {
             waiting.execute(params![
                 d.provider,
                 d.report.provider_message_id,
                 d.received_at_us
             ])?;
         }
-        for review in reviews {
+        for review in &outcome.reviews {
             self.insert_review(review).await?;
         }
-        for summary in &plan.touched {
+        for summary in &outcome.plan.touched {
             self.write_summary(summary).await?;
         }
         Ok(())
