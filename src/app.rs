@@ -14,7 +14,7 @@ use crate::crypto::{DataCipher, derive_key};
 use crate::ingest::{Ingest, WriteQueue};
 use crate::metrics::Metrics;
 use crate::providers;
-use crate::store::{self, DynStore, StoreError};
+use crate::store::{self, Store, StoreError};
 
 const DATA_KEY_FILE: &str = "data.key";
 
@@ -39,7 +39,7 @@ pub enum StartError {
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub store: DynStore,
+    pub store: Store,
     pub ingest: Arc<Ingest>,
     pub cipher: DataCipher,
     pub metrics: Metrics,
@@ -86,7 +86,7 @@ impl AppState {
         tokio::spawn(crate::auth::password::warm_up());
     }
 
-    fn assemble(config: Config, data_key: &DataKey, store: DynStore, queue: WriteQueue) -> Self {
+    fn assemble(config: Config, data_key: &DataKey, store: Store, queue: WriteQueue) -> Self {
         let cipher = DataCipher::new(data_key);
         let metrics = Metrics::new();
         let enabled = providers::configured(&config);

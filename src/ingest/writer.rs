@@ -13,7 +13,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{self, DynStore, IngestItem, IngestOutcome, OpenOptions, StoreError};
+use crate::store::{self, IngestItem, IngestOutcome, OpenOptions, Store, StoreError};
 
 /// Queue depth per writer; beyond it, requests wait (backpressure).
 const QUEUE_DEPTH: usize = 8192;
@@ -115,7 +115,7 @@ fn run_thread(
     });
 }
 
-async fn run_writer(store: DynStore, mut queue: mpsc::Receiver<Job>, batch_max: usize) {
+async fn run_writer(store: Store, mut queue: mpsc::Receiver<Job>, batch_max: usize) {
     let mut batch = Vec::with_capacity(batch_max);
     while queue.recv_many(&mut batch, batch_max).await > 0 {
         let (items, replies): (Vec<IngestItem>, Vec<_>) =

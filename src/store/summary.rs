@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::domain::{DeliveryReport, DeliveryStatus, StatusAt};
 
+use super::db::DbBool;
 use super::{EventRecord, IngestOutcome, MessageRecord, SealedPayload, StoreError};
 
 /// One delivery callback of a batch, borrowed from its `IngestItem`.
@@ -40,7 +41,8 @@ impl Delivery<'_> {
 }
 
 pub(super) const SUMMARY_COLUMNS: &str = "id, provider, provider_message_id, current_status, \
-    current_raw_status, current_error_code, status_at_us, is_final, updated_at_us";
+    current_raw_status, current_error_code, status_at_us, CAST(is_final AS INTEGER) AS is_final, \
+    updated_at_us";
 
 /// The summary columns of a message, as read and as written back.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -52,6 +54,7 @@ pub(super) struct Summary {
     pub current_raw_status: Option<String>,
     pub current_error_code: Option<String>,
     pub status_at_us: i64,
+    #[sqlx(try_from = "DbBool")]
     pub is_final: bool,
     pub updated_at_us: i64,
 }

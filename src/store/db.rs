@@ -1,0 +1,216 @@
+//! Everything that differs between SQLite and PostgreSQL, in one place:
+//! how a database is created and migrated, per-connection settings, how a
+//! write transaction begins, and how writers to one provider message are
+//! serialized. The queries themselves run through sqlx's `Any` driver and are
+//! written once for both.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyTypeInfo, AnyValueRef};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnection, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Decode, Transaction, Type};
+
+use super::query::Query;
+use super::{OpenOptions, SessionBackend, Store, StoreError};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn of(url: &str) -> Self {
+        if url.starts_with("sqlite:") {
+            Self::Sqlite
+        } else {
+            Self::Postgres
+        }
+    }
+}
+
+/// The pools one open store needs: the `Any` pool for every query, and a
+/// lazily connected concrete pool for tower-sessions, which is not generic
+/// over the database.
+pub(super) struct Pools {
+    pub backend: Backend,
+    pub any: AnyPool,
+    pub sessions: SessionBackend,
+}
+
+pub(super) async fn connect(url: &str, open: OpenOptions) -> Result<Pools, StoreError> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::of(url);
+    let sessions = match backend {
+        Backend::Sqlite => prepare_sqlite(url, open).await?,
+        Backend::Postgres => prepare_postgres(url, open).await?,
+    };
+    let mut options = AnyPoolOptions::new()
+        .max_connections(open.max_connections)
+        .test_before_acquire(open.test_before_acquire);
+    if backend == Backend::Postgres {
+        options = options.acquire_timeout(BUSY_TIMEOUT);
+    } else {
+        options = options.after_connect(|conn, _| Box::pin(sqlite_pragmas(conn)));
+    }
+    let any = options.connect(url).await?;
+    Ok(Pools {
+        backend,
+        any,
+        sessions,
+    })
+}
+
+/// The settings SQLite keeps per connection, which a URL cannot carry to the
+/// `Any` driver.
+async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    // FULL: a 2xx promises the callback survives a power cut, not only a crash.
+    sqlx::query("PRAGMA synchronous = FULL")
+        .execute(&mut *conn)
+        .await?;
+    let busy = format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis());
+    sqlx::query(&busy).execute(&mut *conn).await?;
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Creates the file (and its folder) and migrates when asked; WAL mode is
+/// stored in the file, so later connections inherit it.
+async fn prepare_sqlite(url: &str, open: OpenOptions) -> Result<SessionBackend, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(open.migrate)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true);
+    if open.migrate {
+        if let Some(parent) = Path::new(options.get_filename()).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(e.into()))?;
+        }
+        let mut conn = SqliteConnection::connect_with(&options).await?;
+        SQLITE_MIGRATIONS.run(&mut conn).await?;
+        conn.close().await?;
+    }
+    let pool = SqlitePoolOptions::new()
+        .max_connections(open.max_connections)
+        .connect_lazy_with(options);
+    Ok(SessionBackend::from(pool))
+}
+
+async fn prepare_postgres(url: &str, open: OpenOptions) -> Result<SessionBackend, StoreError> {
+    if open.migrate {
+        let mut conn = PgConnection::connect(url).await?;
+        POSTGRES_MIGRATIONS.run(&mut conn).await?;
+        conn.close().await?;
+    }
+    let pool = PgPoolOptions::new()
+        .max_connections(open.max_connections)
+        .acquire_timeout(BUSY_TIMEOUT)
+        .connect_lazy(url)?;
+    Ok(SessionBackend::from(pool))
+}
+
+impl Store {
+    /// A transaction that will write. On SQLite `BEGIN IMMEDIATE` takes the
+    /// write lock up front, so a transaction that reads before it writes
+    /// cannot fail half-way on a lock upgrade.
+    pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend() {
+            Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool().begin().await?,
+        })
+    }
+
+    /// Serializes everything that touches these provider message ids until
+    /// the transaction ends, so a callback and the registration of its
+    /// message cannot miss each other. SQLite runs one writer at a time, so
+    /// only PostgreSQL needs the advisory locks; keys are taken in sorted
+    /// order (a VALUES list is scanned in order), so two lockers never wait
+    /// on each other in a cycle.
+    pub(super) async fn lock_provider_messages(
+        &self,
+        conn: &mut AnyConnection,
+        keys: &[(&str, &str)],
+    ) -> Result<(), StoreError> {
+        if self.backend() == Backend::Sqlite || keys.is_empty() {
+            return Ok(());
+        }
+        let mut keys: Vec<i64> = keys.iter().map(|(p, id)| lock_key(p, id)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut lock = Query::new("SELECT pg_advisory_xact_lock(v.column1) FROM (");
+        lock.values(keys, |row, key| {
+            row.bind(key);
+        });
+        lock.push(") AS v");
+        let (sql, args) = lock.finish()?;
+        sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+        Ok(())
+    }
+}
+
+/// A stable 64-bit key for locking one provider message across processes.
+fn lock_key(provider: &str, provider_message_id: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(provider.as_bytes())
+        .chain_update([0u8])
+        .chain_update(provider_message_id.as_bytes())
+        .finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// Maps a unique-constraint violation to `Conflict`, by error kind rather than
+/// constraint name (SQLite reports none).
+pub(super) fn conflict_or(error: sqlx::Error, what: &str) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(what.to_owned())
+        }
+        _ => StoreError::Database(error),
+    }
+}
+
+/// A BOOLEAN column as read through `Any`, which maps no SQLite column
+/// declared BOOLEAN: selects read it as `CAST(col AS INTEGER) AS col` (valid
+/// on both backends) and the field takes `#[sqlx(try_from = "DbBool")]`.
+pub(super) struct DbBool(bool);
+
+impl From<DbBool> for bool {
+    fn from(value: DbBool) -> Self {
+        value.0
+    }
+}
+
+impl Type<Any> for DbBool {
+    fn type_info() -> AnyTypeInfo {
+        <i64 as Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        <i64 as Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Any> for DbBool {
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(Self(<i64 as Decode<Any>>::decode(value)? != 0))
+    }
+}
