@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::app::{AppState, StartError, resolve_data_key};
 use crate::config::Config;
 use crate::crypto::{random_bytes, token_digest};
-use crate::domain::account::{Role, audit, check_password, normalize_email};
+use crate::domain::account::{AuditAction, Role, check_password, normalize_email};
 use crate::store::{self, NewApiToken, NewAuditEntry, NewUser, StoreError};
 
 #[derive(Debug, Parser)]
@@ -184,10 +184,9 @@ async fn create_token(config: Config, name: &str) -> Result<(), CliError> {
             },
             &NewAuditEntry {
                 at_us: now,
-                action: audit::TOKEN_CREATE,
                 target: Some(id),
                 detail: Some(format!("{name:?}, from the command line")),
-                ..NewAuditEntry::default()
+                ..NewAuditEntry::new(AuditAction::TokenCreate)
             },
         )
         .await
@@ -216,16 +215,15 @@ async fn add_user(config: Config, email: &str, role: &str) -> Result<(), CliErro
     let user = NewUser {
         id: id.clone(),
         email: email.clone(),
-        role: role.as_str().to_owned(),
+        role,
         password_hash,
         created_at_us: now,
     };
     let entry = NewAuditEntry {
         at_us: now,
-        action: audit::USER_ADD,
         target: Some(email.clone()),
         detail: Some(format!("role {role}, from the command line")),
-        ..NewAuditEntry::default()
+        ..NewAuditEntry::new(AuditAction::UserAdd)
     };
     match store.create_user(&user, &entry).await {
         Ok(_) => {

@@ -4,6 +4,8 @@
 
 use sqlx::AnyConnection;
 
+use crate::domain::account::Role;
+
 use super::audit::insert_audit;
 use super::db::conflict_or;
 use super::query::Query;
@@ -24,7 +26,7 @@ const LAST_ADMIN_LOCK: (&str, &str) = ("smstrail", "last-admin");
 pub struct NewUser {
     pub id: String,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     pub password_hash: String,
     pub created_at_us: i64,
 }
@@ -33,7 +35,8 @@ pub struct NewUser {
 pub struct UserRecord {
     pub id: String,
     pub email: String,
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub password_hash: String,
     pub timezone: String,
     pub session_generation: i64,
@@ -52,7 +55,7 @@ impl UserRecord {
 /// generation, which ends the user's open sessions.
 #[derive(Debug, Clone)]
 pub enum UserChange {
-    Role(String),
+    Role(Role),
     Disabled(bool),
     PasswordHash(String),
     Timezone(String),
@@ -212,7 +215,7 @@ impl Store {
     ) -> Result<UserRecord, StoreError> {
         let mut update = Query::new("UPDATE users SET ");
         match change {
-            UserChange::Role(role) => update.push("role = ").bind(role.clone()),
+            UserChange::Role(role) => update.push("role = ").bind(role.as_str()),
             UserChange::Disabled(true) => update.push("disabled_at_us = ").bind(audit.at_us),
             UserChange::Disabled(false) => update.push("disabled_at_us = NULL"),
             UserChange::PasswordHash(hash) => update.push("password_hash = ").bind(hash.clone()),
@@ -228,7 +231,7 @@ impl Store {
         update.push(" WHERE id = ").bind(id.to_owned());
         update.push(&format!(" RETURNING {USER_COLUMNS}"));
         let may_remove_an_admin = matches!(change, UserChange::Disabled(true))
-            || matches!(change, UserChange::Role(role) if role != "admin");
+            || matches!(change, UserChange::Role(role) if *role != Role::Admin);
         let mut tx = self.begin_write().await?;
         if may_remove_an_admin {
             // Serializes such changes, so two admins demoting each other at
@@ -343,7 +346,7 @@ async fn insert_user(conn: &mut AnyConnection, user: &NewUser) -> Result<UserRec
     sqlx::query_as(&sql)
         .bind(&user.id)
         .bind(&user.email)
-        .bind(&user.role)
+        .bind(user.role.as_str())
         .bind(&user.password_hash)
         .bind(user.created_at_us)
         .fetch_one(&mut *conn)

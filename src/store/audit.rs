@@ -3,6 +3,8 @@
 
 use sqlx::AnyConnection;
 
+use crate::domain::account::AuditAction;
+
 use super::query::Query;
 
 use super::{Store, StoreError};
@@ -10,17 +12,34 @@ use super::{Store, StoreError};
 const AUDIT_COLUMNS: &str = "id, at_us, actor_id, actor_email, action, target, \
     message_id, reason, client_addr, detail";
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewAuditEntry {
     pub at_us: i64,
     pub actor_id: Option<String>,
     pub actor_email: Option<String>,
-    pub action: &'static str,
+    pub action: AuditAction,
     pub target: Option<String>,
     pub message_id: Option<String>,
     pub reason: Option<String>,
     pub client_addr: Option<String>,
     pub detail: Option<String>,
+}
+
+impl NewAuditEntry {
+    /// An entry for `action` with nothing else filled in yet.
+    pub fn new(action: AuditAction) -> Self {
+        Self {
+            at_us: 0,
+            actor_id: None,
+            actor_email: None,
+            action,
+            target: None,
+            message_id: None,
+            reason: None,
+            client_addr: None,
+            detail: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -29,7 +48,8 @@ pub struct AuditRecord {
     pub at_us: i64,
     pub actor_id: Option<String>,
     pub actor_email: Option<String>,
-    pub action: String,
+    #[sqlx(try_from = "String")]
+    pub action: AuditAction,
     pub target: Option<String>,
     pub message_id: Option<String>,
     pub reason: Option<String>,
@@ -41,7 +61,7 @@ pub struct AuditRecord {
 pub struct AuditFilter {
     /// Matches the actor's email exactly (case-insensitive).
     pub actor_email: Option<String>,
-    pub action: Option<String>,
+    pub action: Option<AuditAction>,
     pub from_us: Option<i64>,
     pub to_us: Option<i64>,
     /// Newest first; entries with a smaller id than this one.
@@ -63,7 +83,7 @@ impl Store {
             query.push(" AND actor_email = ").bind(actor.clone());
         }
         if let Some(action) = &f.action {
-            query.push(" AND action = ").bind(action.clone());
+            query.push(" AND action = ").bind(action.as_str());
         }
         if let Some(from) = f.from_us {
             query.push(" AND at_us >= ").bind(from);
@@ -93,7 +113,7 @@ pub(super) async fn insert_audit(
     .bind(e.at_us)
     .bind(&e.actor_id)
     .bind(&e.actor_email)
-    .bind(e.action)
+    .bind(e.action.as_str())
     .bind(&e.target)
     .bind(&e.message_id)
     .bind(&e.reason)

@@ -214,3 +214,35 @@ impl<'r> Decode<'r, Any> for DbBool {
         Ok(Self(<i64 as Decode<Any>>::decode(value)? != 0))
     }
 }
+
+/// A nullable text column holding one of our enums, read with
+/// `#[sqlx(try_from = "OptionalText<T>")]` (a plain `T` field takes
+/// `try_from = "String"`). Unknown text is an error, never a guess.
+pub(super) struct OptionalText<T>(Option<T>);
+
+impl<T> From<OptionalText<T>> for Option<T> {
+    fn from(value: OptionalText<T>) -> Self {
+        value.0
+    }
+}
+
+impl<T> Type<Any> for OptionalText<T> {
+    fn type_info() -> AnyTypeInfo {
+        <String as Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        <String as Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r, T> Decode<'r, Any> for OptionalText<T>
+where
+    T: TryFrom<String>,
+    T::Error: std::error::Error + Send + Sync + 'static,
+{
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let text = <Option<String> as Decode<Any>>::decode(value)?;
+        Ok(Self(text.map(T::try_from).transpose()?))
+    }
+}

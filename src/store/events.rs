@@ -6,9 +6,10 @@ use std::collections::HashMap;
 
 use sqlx::AnyConnection;
 
+use super::db::OptionalText;
 use super::query::Query;
 
-use crate::domain::{DeliveryReport, InboundReport};
+use crate::domain::{DeliveryReport, DeliveryStatus, InboundReport};
 
 use super::{MessageRecord, ProtectedNumber, Store, StoreError};
 
@@ -90,7 +91,8 @@ pub struct EventRecord {
     pub provider_event_id: Option<String>,
     pub raw_status: String,
     /// `None` when the raw status is not in the provider's mapping.
-    pub status: Option<String>,
+    #[sqlx(try_from = "OptionalText<DeliveryStatus>")]
+    pub status: Option<DeliveryStatus>,
     pub error_code: Option<String>,
     pub provider_occurred_at_us: Option<i64>,
     pub received_at_us: i64,

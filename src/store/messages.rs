@@ -6,6 +6,8 @@ use sqlx::AnyConnection;
 
 use super::query::Query;
 
+use crate::domain::DeliveryStatus;
+
 use super::db::DbBool;
 use super::{Store, StoreError};
 
@@ -87,7 +89,8 @@ pub struct MessageRecord {
     pub sent_at_us: Option<i64>,
     pub metadata_json: Option<String>,
     pub created_at_us: i64,
-    pub current_status: String,
+    #[sqlx(try_from = "String")]
+    pub current_status: DeliveryStatus,
     pub current_raw_status: Option<String>,
     pub current_error_code: Option<String>,
     /// The effective time of the current status (provider time, else receipt).

@@ -15,7 +15,7 @@ use super::session::{Agent, ClientAddr, CsrfForm, start_session};
 use crate::app::AppState;
 use crate::auth::password;
 use crate::crypto::token_digest;
-use crate::domain::account::{Role, audit, check_password, normalize_email};
+use crate::domain::account::{AuditAction, Role, check_password, normalize_email};
 use crate::store::{NewAuditEntry, NewUser, StoreError, UserChange};
 
 /// Said for an unknown email, a wrong password and a disabled account alike.
@@ -94,21 +94,23 @@ pub async fn login(
         at_us: now_us(),
         actor_id,
         actor_email: Some(email.chars().take(254).collect()),
-        action,
         client_addr: Some(addr.0.to_string()),
-        ..NewAuditEntry::default()
+        ..NewAuditEntry::new(action)
     };
     match user {
         Some(user) if matches && user.is_active() => {
             start_session(&session, &user).await?;
             state
                 .store
-                .append_audit(&entry(audit::LOGIN, Some(user.id.clone())))
+                .append_audit(&entry(AuditAction::Login, Some(user.id.clone())))
                 .await?;
             Ok(Redirect::to(safe_next(&form.next)).into_response())
         }
         user => {
-            let mut failed = entry(audit::LOGIN_FAILED, user.as_ref().map(|u| u.id.clone()));
+            let mut failed = entry(
+                AuditAction::LoginFailed,
+                user.as_ref().map(|u| u.id.clone()),
+            );
             failed.detail = Some(
                 match &user {
                     None => "unknown email",
@@ -140,7 +142,7 @@ pub async fn logout(
 ) -> Result<Response, UiError> {
     state
         .store
-        .append_audit(&audit_by(&agent, &addr, audit::LOGOUT))
+        .append_audit(&audit_by(&agent, &addr, AuditAction::Logout))
         .await?;
     agent.session.flush().await?;
     Ok(Redirect::to("/login").into_response())
@@ -237,7 +239,7 @@ pub async fn setup(
     let user = NewUser {
         id: uuid::Uuid::now_v7().to_string(),
         email: email.clone(),
-        role: Role::Admin.as_str().to_owned(),
+        role: Role::Admin,
         password_hash,
         created_at_us: now,
     };
@@ -245,11 +247,10 @@ pub async fn setup(
         at_us: now,
         actor_id: Some(user.id.clone()),
         actor_email: Some(email.clone()),
-        action: audit::SETUP,
         target: Some(email),
         client_addr: Some(addr.0.to_string()),
         detail: Some("first admin, through the setup link".to_owned()),
-        ..NewAuditEntry::default()
+        ..NewAuditEntry::new(AuditAction::Setup)
     };
     let created = match state.store.create_first_admin(&digest, &user, &entry).await {
         Ok(created) => created,
@@ -324,7 +325,7 @@ pub async fn set_timezone(
             Some(error),
         );
     };
-    let mut entry = audit_by(&agent, &addr, audit::TIMEZONE_CHANGE);
+    let mut entry = audit_by(&agent, &addr, AuditAction::TimezoneChange);
     entry.detail = Some(zone.name().to_owned());
     agent.user = state
         .store
@@ -386,7 +387,7 @@ pub async fn change_password(
     let hash = password::hash(form.new_password)
         .await
         .map_err(|e| UiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let entry = audit_by(&agent, &addr, audit::PASSWORD_CHANGE);
+    let entry = audit_by(&agent, &addr, AuditAction::PasswordChange);
     agent.user = state
         .store
         .update_user(&agent.user.id, &UserChange::PasswordHash(hash), &entry)

@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 
 use super::error::UiError;
 use super::session::{Agent, ClientAddr};
+use crate::domain::account::AuditAction;
 use crate::store::NewAuditEntry;
 
 pub struct Chrome {
@@ -50,14 +51,13 @@ pub fn now_us() -> i64 {
 }
 
 /// An audit entry by `agent` from `addr`, to be completed by the caller.
-pub fn audit_by(agent: &Agent, addr: &ClientAddr, action: &'static str) -> NewAuditEntry {
+pub fn audit_by(agent: &Agent, addr: &ClientAddr, action: AuditAction) -> NewAuditEntry {
     NewAuditEntry {
         at_us: now_us(),
         actor_id: Some(agent.user.id.clone()),
         actor_email: Some(agent.user.email.clone()),
-        action,
         client_addr: Some(addr.0.to_string()),
-        ..NewAuditEntry::default()
+        ..NewAuditEntry::new(action)
     }
 }
 

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::{Outcome, respond, server_error};
 use crate::app::AppState;
 use crate::crypto::{random_bytes, token_digest};
-use crate::domain::account::audit;
+use crate::domain::account::AuditAction;
 use crate::domain::timezones::format_instant;
 use crate::http::ui::error::UiError;
 use crate::http::ui::page::{Chrome, audit_by};
@@ -111,7 +111,7 @@ async fn create_token(
         URL_SAFE_NO_PAD.encode(random_bytes::<32>().map_err(server_error)?)
     );
     let id = uuid::Uuid::now_v7().to_string();
-    let mut entry = audit_by(&admin, &addr, audit::TOKEN_CREATE);
+    let mut entry = audit_by(&admin, &addr, AuditAction::TokenCreate);
     entry.target = Some(id.clone());
     entry.detail = Some(format!("{name:?}"));
     let new = NewApiToken {
@@ -138,7 +138,7 @@ async fn revoke_token(
     Path(id): Path<String>,
     CsrfForm { token, .. }: CsrfForm<crate::http::ui::account::Empty>,
 ) -> Result<Response, UiError> {
-    let mut entry = audit_by(&admin, &addr, audit::TOKEN_REVOKE);
+    let mut entry = audit_by(&admin, &addr, AuditAction::TokenRevoke);
     entry.target = Some(id.clone());
     match state.store.revoke_api_token(&id, &entry).await {
         Ok(revoked) => {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::{Outcome, respond, server_error, target_user};
 use crate::app::AppState;
 use crate::auth::password;
-use crate::domain::account::{Role, audit, check_password, normalize_email};
+use crate::domain::account::{AuditAction, Role, check_password, normalize_email};
 use crate::domain::timezones::format_instant;
 use crate::http::ui::account::capitalize;
 use crate::http::ui::error::UiError;
@@ -74,7 +74,7 @@ async fn users_page(
                 active: u.is_active(),
                 id: u.id,
                 email: u.email,
-                role: u.role,
+                role: u.role.as_str().to_owned(),
             }
         })
         .collect();
@@ -126,11 +126,11 @@ async fn add_user(
     let user = NewUser {
         id: uuid::Uuid::now_v7().to_string(),
         email: email.clone(),
-        role: role.as_str().to_owned(),
+        role,
         password_hash,
         created_at_us: now_us(),
     };
-    let mut entry = audit_by(&admin, &addr, audit::USER_ADD);
+    let mut entry = audit_by(&admin, &addr, AuditAction::UserAdd);
     entry.target = Some(email.clone());
     entry.detail = Some(format!("role {role}"));
     let outcome = match state.store.create_user(&user, &entry).await {
@@ -170,10 +170,10 @@ async fn set_role(
             .await;
         }
     };
-    let mut entry = audit_by(&admin, &addr, audit::USER_ROLE);
+    let mut entry = audit_by(&admin, &addr, AuditAction::UserRole);
     entry.target = Some(target.email.clone());
     entry.detail = Some(format!("{} → {role}", target.role));
-    let change = UserChange::Role(role.as_str().to_owned());
+    let change = UserChange::Role(role);
     let notice = format!("{} is now {role}.", target.email);
     change_user(&state, &admin, token, &target, change, entry, notice).await
 }
@@ -228,11 +228,14 @@ async fn set_disabled(
     let target = target_user(state, id).await?;
     let (action, notice) = if disabled {
         (
-            audit::USER_DISABLE,
+            AuditAction::UserDisable,
             format!("Disabled {}; their sessions have ended.", target.email),
         )
     } else {
-        (audit::USER_ENABLE, format!("Enabled {}.", target.email))
+        (
+            AuditAction::UserEnable,
+            format!("Enabled {}.", target.email),
+        )
     };
     let mut entry = audit_by(admin, addr, action);
     entry.target = Some(target.email.clone());
@@ -264,7 +267,7 @@ async fn reset_password(
         .await;
     }
     let hash = password::hash(form.password).await.map_err(server_error)?;
-    let mut entry = audit_by(&admin, &addr, audit::USER_PASSWORD_RESET);
+    let mut entry = audit_by(&admin, &addr, AuditAction::UserPasswordReset);
     entry.target = Some(target.email.clone());
     let notice = if target.id == admin.user.id {
         "Your password was reset: log in again.".to_owned()
