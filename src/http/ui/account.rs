@@ -16,7 +16,8 @@ use crate::app::AppState;
 use crate::auth::password;
 use crate::crypto::token_digest;
 use crate::domain::account::{AuditAction, Role, check_password, normalize_email};
-use crate::store::{NewAuditEntry, NewUser, StoreError, UserChange};
+use crate::store::{NewAuditEntry, StoreError, UserChange};
+use crate::usecase::accounts::{self, NewAccount};
 
 /// Said for an unknown email, a wrong password and a disabled account alike.
 const LOGIN_REFUSED: &str = "That email and password do not match an active account.";
@@ -232,19 +233,14 @@ pub async fn setup(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(token, page)).into_response());
         }
     };
-    let password_hash = password::hash(form.password)
-        .await
-        .map_err(|e| UiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let now = now_us();
-    let user = NewUser {
-        id: uuid::Uuid::now_v7().to_string(),
+    let account = NewAccount {
         email: email.clone(),
         role: Role::Admin,
-        password_hash,
-        created_at_us: now,
+        password: form.password,
     };
+    let user = accounts::prepare(account).await?;
     let entry = NewAuditEntry {
-        at_us: now,
+        at_us: user.created_at_us,
         actor_id: Some(user.id.clone()),
         actor_email: Some(email.clone()),
         target: Some(email),

@@ -17,9 +17,11 @@ use crate::domain::account::{AuditAction, Role, check_password, normalize_email}
 use crate::domain::timezones::format_instant;
 use crate::http::ui::account::capitalize;
 use crate::http::ui::error::UiError;
-use crate::http::ui::page::{Chrome, audit_by, now_us};
+use crate::http::ui::page::{Chrome, actor, audit_by, now_us};
 use crate::http::ui::session::{Admin, Agent, ClientAddr, CsrfForm};
-use crate::store::{NewAuditEntry, NewUser, StoreError, UserChange, UserRecord};
+use crate::store::{NewAuditEntry, StoreError, UserChange, UserRecord};
+use crate::usecase::UseCaseError;
+use crate::usecase::accounts::{self, NewAccount};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -110,36 +112,29 @@ async fn add_user(
     addr: ClientAddr,
     CsrfForm { form, token }: CsrfForm<NewUserForm>,
 ) -> Result<Response, UiError> {
-    let checked = normalize_email(&form.email).and_then(|email| {
+    let parsed = normalize_email(&form.email).and_then(|email| {
         let role: Role = form.role.parse()?;
-        check_password(&form.password)?;
-        Ok((email, role))
+        Ok(NewAccount {
+            email,
+            role,
+            password: form.password,
+        })
     });
-    let (email, role) = match checked {
-        Ok(valid) => valid,
-        Err(error) => {
-            let outcome = Outcome::refused(StatusCode::UNPROCESSABLE_ENTITY, capitalize(&error));
-            return users_page(&state, &admin, token, outcome).await;
+    let outcome = match parsed {
+        Err(error) => Outcome::refused(StatusCode::UNPROCESSABLE_ENTITY, capitalize(&error)),
+        Ok(account) => {
+            let done = format!("Added {} as {}.", account.email, account.role);
+            match accounts::add_user(&state.store, account, &actor(&admin, &addr)).await {
+                Ok(_) => Outcome::done(done),
+                Err(UseCaseError::Invalid(error)) => {
+                    Outcome::refused(StatusCode::UNPROCESSABLE_ENTITY, capitalize(&error))
+                }
+                Err(UseCaseError::Conflict(error)) => {
+                    Outcome::refused(StatusCode::CONFLICT, capitalize(&error))
+                }
+                Err(other) => return Err(other.into()),
+            }
         }
-    };
-    let password_hash = password::hash(form.password).await.map_err(server_error)?;
-    let user = NewUser {
-        id: uuid::Uuid::now_v7().to_string(),
-        email: email.clone(),
-        role,
-        password_hash,
-        created_at_us: now_us(),
-    };
-    let mut entry = audit_by(&admin, &addr, AuditAction::UserAdd);
-    entry.target = Some(email.clone());
-    entry.detail = Some(format!("role {role}"));
-    let outcome = match state.store.create_user(&user, &entry).await {
-        Ok(_) => Outcome::done(format!("Added {email} as {role}.")),
-        Err(StoreError::Conflict(_)) => Outcome::refused(
-            StatusCode::CONFLICT,
-            format!("A user with email {email} exists already."),
-        ),
-        Err(other) => return Err(other.into()),
     };
     users_page(&state, &admin, token, outcome).await
 }
