@@ -14,7 +14,7 @@ use crate::crypto::{DataCipher, derive_key};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::providers;
-use crate::store::{self, DynStore, StoreError, Writes};
+use crate::store::{self, Store, StoreError, Writes};
 
 const DATA_KEY_FILE: &str = "data.key";
 
@@ -39,7 +39,7 @@ pub enum StartError {
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub store: DynStore,
+    pub store: Store,
     /// Every write of the product's traffic goes through the group-commit writers.
     pub writes: Writes,
     pub ingest: Arc<Ingest>,
@@ -88,7 +88,7 @@ impl AppState {
         tokio::spawn(crate::auth::password::warm_up());
     }
 
-    fn assemble(config: Config, data_key: &DataKey, store: DynStore, writes: Writes) -> Self {
+    fn assemble(config: Config, data_key: &DataKey, store: Store, writes: Writes) -> Self {
         let cipher = DataCipher::new(data_key);
         let metrics = Metrics::new();
         let enabled = providers::configured(&config);

@@ -3,15 +3,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Parser, Subcommand};
 
 use crate::app::{AppState, StartError, resolve_data_key};
 use crate::config::Config;
-use crate::crypto::{random_bytes, token_digest};
-use crate::domain::account::{Role, audit, check_password, normalize_email};
-use crate::store::{self, NewApiToken, NewAuditEntry, NewUser, StoreError};
+use crate::domain::account::{Role, check_password, normalize_email};
+use crate::store;
+use crate::usecase::accounts::{self, NewAccount};
+use crate::usecase::{Actor, UseCaseError, tokens};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -160,40 +159,19 @@ async fn serve(config: Config) -> Result<(), CliError> {
 }
 
 async fn create_token(config: Config, name: &str) -> Result<(), CliError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(CliError::Usage(
-            "--name must be 1 to 100 characters".to_owned(),
-        ));
-    }
+    tokens::check_name(name).map_err(usage("name"))?;
     resolve_data_key(&config)?;
     let store = store::open(&config.database_url)
         .await
         .map_err(StartError::from)?;
-    let bytes = random_bytes::<32>().map_err(|e| CliError::Usage(e.to_string()))?;
-    let token = format!("smst_{}", URL_SAFE_NO_PAD.encode(bytes));
-    let now = chrono::Utc::now().timestamp_micros();
-    let id = uuid::Uuid::now_v7().to_string();
-    store
-        .create_api_token(
-            &NewApiToken {
-                id: id.clone(),
-                name: name.to_owned(),
-                digest: token_digest(&token),
-                created_at_us: now,
-            },
-            &NewAuditEntry {
-                at_us: now,
-                action: audit::TOKEN_CREATE,
-                target: Some(id),
-                detail: Some(format!("{name:?}, from the command line")),
-                ..NewAuditEntry::default()
-            },
-        )
+    let minted = tokens::mint(&store, name, &Actor::command_line())
         .await
-        .map_err(StartError::from)?;
-    println!("{token}");
-    eprintln!("API token {name:?} created. It is shown only this once: store it now.");
+        .map_err(usage("name"))?;
+    println!("{}", minted.secret);
+    eprintln!(
+        "API token {:?} created. It is shown only this once: store it now.",
+        minted.name
+    );
     Ok(())
 }
 
@@ -208,34 +186,27 @@ async fn add_user(config: Config, email: &str, role: &str) -> Result<(), CliErro
     let store = store::open(&config.database_url)
         .await
         .map_err(StartError::from)?;
-    let password_hash = crate::auth::password::hash(password)
-        .await
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    let now = chrono::Utc::now().timestamp_micros();
-    let id = uuid::Uuid::now_v7().to_string();
-    let user = NewUser {
-        id: id.clone(),
+    let account = NewAccount {
         email: email.clone(),
-        role: role.as_str().to_owned(),
-        password_hash,
-        created_at_us: now,
+        role,
+        password,
     };
-    let entry = NewAuditEntry {
-        at_us: now,
-        action: audit::USER_ADD,
-        target: Some(email.clone()),
-        detail: Some(format!("role {role}, from the command line")),
-        ..NewAuditEntry::default()
-    };
-    match store.create_user(&user, &entry).await {
-        Ok(_) => {
-            eprintln!("user {email} added with role {role}");
-            Ok(())
+    accounts::add_user(&store, account, &Actor::command_line())
+        .await
+        .map_err(usage("password"))?;
+    eprintln!("user {email} added with role {role}");
+    Ok(())
+}
+
+/// Maps a use-case error: what the person typed is named by its flag, the
+/// rest is a start-up failure.
+fn usage(flag: &'static str) -> impl Fn(UseCaseError) -> CliError {
+    move |error| match error {
+        UseCaseError::Invalid(message) => CliError::Usage(format!("--{flag}: {message}")),
+        UseCaseError::Conflict(message) | UseCaseError::Internal(message) => {
+            CliError::Usage(message)
         }
-        Err(StoreError::Conflict(_)) => Err(CliError::Usage(format!(
-            "a user with email {email} exists already"
-        ))),
-        Err(other) => Err(StartError::from(other).into()),
+        UseCaseError::Store(store) => StartError::from(store).into(),
     }
 }
 

@@ -4,7 +4,8 @@
 //!
 //! Layers: `http` (thin adapters) → `ingest` (the callback pipeline) →
 //! `providers` (one module per wire format) and `domain` (pure rules) →
-//! `store` (the only place with SQL).
+//! `store` (the only place with SQL). `usecase` holds the rules the CLI and
+//! the web pages share.
 
 pub mod app;
 pub mod auth;
@@ -17,6 +18,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod providers;
 pub mod store;
+pub mod usecase;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -6,14 +6,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::crypto::{random_bytes, token_digest};
-use crate::store::{DynStore, StoreError};
+use crate::store::{Store, StoreError};
 
 pub const SETUP_LINK_LIFETIME_US: i64 = 3_600 * 1_000_000;
 
 /// Issues a new setup token when no user exists and returns the link.
 /// Earlier unused links stop working.
 pub async fn issue_link_if_needed(
-    store: &DynStore,
+    store: &Store,
     public_url: &str,
     now_us: i64,
 ) -> Result<Option<String>, StoreError> {

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::UnknownValue;
+
 /// Shortest password accepted: long passphrases beat composition rules
 /// (NIST SP 800-63B).
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -98,45 +100,96 @@ pub fn check_password(password: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The actions the audit log records. Stored as these strings.
-pub mod audit {
-    pub const SETUP: &str = "setup";
-    pub const LOGIN: &str = "login";
-    pub const LOGIN_FAILED: &str = "login_failed";
-    pub const LOGOUT: &str = "logout";
-    pub const REVEAL: &str = "reveal";
-    pub const REVEAL_DENIED: &str = "reveal_denied";
-    pub const USER_ADD: &str = "user_add";
-    pub const USER_ROLE: &str = "user_role";
-    pub const USER_DISABLE: &str = "user_disable";
-    pub const USER_ENABLE: &str = "user_enable";
-    pub const USER_PASSWORD_RESET: &str = "user_password_reset";
-    pub const PASSWORD_CHANGE: &str = "password_change";
-    pub const TIMEZONE_CHANGE: &str = "timezone_change";
-    pub const GRANT: &str = "grant";
-    pub const GRANT_REVOKE: &str = "grant_revoke";
-    pub const TOKEN_CREATE: &str = "token_create";
-    pub const TOKEN_REVOKE: &str = "token_revoke";
+impl TryFrom<String> for Role {
+    type Error = UnknownValue;
 
-    pub const ALL: &[&str] = &[
-        SETUP,
-        LOGIN,
-        LOGIN_FAILED,
-        LOGOUT,
-        REVEAL,
-        REVEAL_DENIED,
-        USER_ADD,
-        USER_ROLE,
-        USER_DISABLE,
-        USER_ENABLE,
-        USER_PASSWORD_RESET,
-        PASSWORD_CHANGE,
-        TIMEZONE_CHANGE,
-        GRANT,
-        GRANT_REVOKE,
-        TOKEN_CREATE,
-        TOKEN_REVOKE,
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse().map_err(|_| UnknownValue::new("role", text))
+    }
+}
+
+/// The actions the audit log records, stored as their `as_str` text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    Setup,
+    Login,
+    LoginFailed,
+    Logout,
+    Reveal,
+    RevealDenied,
+    UserAdd,
+    UserRole,
+    UserDisable,
+    UserEnable,
+    UserPasswordReset,
+    PasswordChange,
+    TimezoneChange,
+    Grant,
+    GrantRevoke,
+    TokenCreate,
+    TokenRevoke,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 17] = [
+        Self::Setup,
+        Self::Login,
+        Self::LoginFailed,
+        Self::Logout,
+        Self::Reveal,
+        Self::RevealDenied,
+        Self::UserAdd,
+        Self::UserRole,
+        Self::UserDisable,
+        Self::UserEnable,
+        Self::UserPasswordReset,
+        Self::PasswordChange,
+        Self::TimezoneChange,
+        Self::Grant,
+        Self::GrantRevoke,
+        Self::TokenCreate,
+        Self::TokenRevoke,
     ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Setup => "setup",
+            Self::Login => "login",
+            Self::LoginFailed => "login_failed",
+            Self::Logout => "logout",
+            Self::Reveal => "reveal",
+            Self::RevealDenied => "reveal_denied",
+            Self::UserAdd => "user_add",
+            Self::UserRole => "user_role",
+            Self::UserDisable => "user_disable",
+            Self::UserEnable => "user_enable",
+            Self::UserPasswordReset => "user_password_reset",
+            Self::PasswordChange => "password_change",
+            Self::TimezoneChange => "timezone_change",
+            Self::Grant => "grant",
+            Self::GrantRevoke => "grant_revoke",
+            Self::TokenCreate => "token_create",
+            Self::TokenRevoke => "token_revoke",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.as_str() == text)
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for AuditAction {
+    type Error = UnknownValue;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text).ok_or_else(|| UnknownValue::new("audit action", text))
+    }
 }
 
 #[cfg(test)]
@@ -185,10 +238,14 @@ mod tests {
     }
 
     #[test]
-    fn audit_actions_are_distinct() {
-        let mut actions = audit::ALL.to_vec();
-        actions.sort_unstable();
-        actions.dedup();
-        assert_eq!(actions.len(), audit::ALL.len());
+    fn audit_actions_round_trip_and_are_distinct() {
+        let mut texts: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        for action in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(action.as_str()), Some(action));
+        }
+        assert_eq!(AuditAction::parse("LOGIN"), None);
+        texts.sort_unstable();
+        texts.dedup();
+        assert_eq!(texts.len(), AuditAction::ALL.len());
     }
 }

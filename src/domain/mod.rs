@@ -20,3 +20,20 @@ pub use phone::{PhoneError, PhoneNumber};
 pub use status::{DeliveryStatus, StatusAt};
 pub use timeline::{EventAnnotation, TimelineEvent};
 pub use timezones::RecipientZone;
+
+/// Text, stored or submitted, that names no value of one of our enums.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {value:?}")]
+pub struct UnknownValue {
+    pub what: &'static str,
+    pub value: String,
+}
+
+impl UnknownValue {
+    pub fn new(what: &'static str, value: impl Into<String>) -> Self {
+        Self {
+            what,
+            value: value.into(),
+        }
+    }
+}

@@ -87,6 +87,14 @@ impl FromStr for DeliveryStatus {
     }
 }
 
+impl TryFrom<String> for DeliveryStatus {
+    type Error = UnknownStatus;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
 /// A status at the instant the provider says it happened (or, when the
 /// provider gives no time, the instant we received it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use crate::app::AppState;
+use crate::domain::DeliveryStatus;
 use crate::store::{EventRecord, MessageRecord, RetryRecord, StoreError};
 
 pub(super) fn rfc3339(us: i64) -> Option<String> {
@@ -24,7 +25,7 @@ pub struct ProductActionView {
 pub struct MessageView {
     pub id: String,
     pub idempotency_key: String,
-    pub current_status: String,
+    pub current_status: DeliveryStatus,
     pub current_raw_status: Option<String>,
     pub current_error_code: Option<String>,
     pub is_final: bool,
@@ -64,7 +65,7 @@ impl MessageView {
         Ok(Self {
             id: m.id.clone(),
             idempotency_key: m.idempotency_key.clone(),
-            current_status: m.current_status.clone(),
+            current_status: m.current_status,
             current_raw_status: m.current_raw_status.clone(),
             current_error_code: m.current_error_code.clone(),
             is_final: m.is_final,
@@ -121,7 +122,7 @@ impl MessageView {
 pub struct EventView {
     pub id: i64,
     /// Normalized; `null` when the provider's status is not in its mapping.
-    pub status: Option<String>,
+    pub status: Option<DeliveryStatus>,
     pub raw_status: String,
     pub error_code: Option<String>,
     pub provider_event_id: Option<String>,
@@ -133,7 +134,7 @@ impl From<&EventRecord> for EventView {
     fn from(e: &EventRecord) -> Self {
         Self {
             id: e.id,
-            status: e.status.clone(),
+            status: e.status,
             raw_status: e.raw_status.clone(),
             error_code: e.error_code.clone(),
             provider_event_id: e.provider_event_id.clone(),

@@ -1,33 +1,44 @@
-//! Storage: one interface at the level of use cases, two backends. No SQL
-//! lives outside this module.
+//! Storage: one concrete [`Store`] whose methods are grouped by the data they
+//! touch (one module per entity), written once for SQLite and PostgreSQL
+//! through sqlx's `Any` driver. What differs between the two lives in
+//! [`db`]. No SQL lives outside this module.
 //!
 //! Instants are stored as microseconds since the Unix epoch (`*_us` columns)
 //! on both backends, so one SQL text and one Rust type serve SQLite and
 //! PostgreSQL alike and ordering is numeric everywhere.
 
 mod accounts;
-mod accounts_sql;
-mod postgres;
-mod records;
+mod audit;
+mod db;
+mod events;
+mod inbound;
+mod messages;
+mod query;
+mod retries;
+mod review;
 mod sessions;
-mod sql;
-mod sqlite;
 pub(crate) mod summary;
-mod support;
-mod support_sql;
+mod tokens;
+mod verifications;
 pub mod write;
 
-use async_trait::async_trait;
 use std::sync::Arc;
 
+use sqlx::AnyPool;
+
 pub use accounts::*;
-pub use postgres::PgStore;
-pub use records::*;
+pub use audit::*;
+pub use events::*;
+pub use inbound::*;
+pub use messages::*;
+pub use retries::*;
+pub use review::*;
 pub use sessions::SessionBackend;
-pub(crate) use sql::{EVENT_COLUMNS, MESSAGE_COLUMNS};
-pub use sqlite::SqliteStore;
-pub use support::*;
+pub use tokens::*;
+pub use verifications::*;
 pub use write::Writes;
+
+use db::Backend;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -51,40 +62,17 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// Everything the app asks of its database; the accounts and support-UI
-/// halves live in their own traits to keep each file small.
-#[async_trait]
-pub trait Store: AccountStore + SupportStore + Send + Sync + 'static {
-    /// Whether the database answers a query.
-    async fn ping(&self) -> Result<(), StoreError>;
-
-    async fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
-
-    async fn message_by_provider_id(
-        &self,
-        provider_message_id: &str,
-    ) -> Result<Option<MessageRecord>, StoreError>;
-
-    /// The delivery timeline of a message, in provider time order.
-    async fn events(&self, message: &MessageRecord) -> Result<Vec<EventRecord>, StoreError>;
-
-    async fn retries(&self, message_id: &str) -> Result<Vec<RetryRecord>, StoreError>;
-
-    async fn review_items(&self, limit: i64) -> Result<Vec<ReviewRecord>, StoreError>;
-
-    async fn inbound_messages(&self, limit: i64) -> Result<Vec<InboundRecord>, StoreError>;
-
-    /// A verification and its events in time order.
-    async fn verification(
-        &self,
-        id: &str,
-    ) -> Result<Option<(VerificationRecord, Vec<VerificationEventRecord>)>, StoreError>;
-
-    async fn api_token_by_digest(&self, digest: &str)
-    -> Result<Option<ApiTokenRecord>, StoreError>;
+/// The app's database. Cheap to clone: every clone shares the pools.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
 }
 
-pub type DynStore = Arc<dyn Store>;
+struct Inner {
+    backend: Backend,
+    pool: AnyPool,
+    sessions: SessionBackend,
+}
 
 /// How a store is opened.
 #[derive(Debug, Clone, Copy)]
@@ -107,14 +95,46 @@ impl OpenOptions {
 
 /// Opens the database named by `url`, creating it (and, for SQLite, its
 /// folder) if needed, and runs the migrations.
-pub async fn open(url: &str) -> Result<DynStore, StoreError> {
+pub async fn open(url: &str) -> Result<Store, StoreError> {
     open_with(url, OpenOptions::MAIN).await
 }
 
-pub async fn open_with(url: &str, options: OpenOptions) -> Result<DynStore, StoreError> {
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url, options).await?))
-    } else {
-        Ok(Arc::new(PgStore::open(url, options).await?))
+pub async fn open_with(url: &str, options: OpenOptions) -> Result<Store, StoreError> {
+    let pools = db::connect(url, options).await?;
+    Ok(Store {
+        inner: Arc::new(Inner {
+            backend: pools.backend,
+            pool: pools.any,
+            sessions: pools.sessions,
+        }),
+    })
+}
+
+impl Store {
+    /// Whether the database answers a query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// The tower-sessions store over this database.
+    pub fn session_store(&self) -> SessionBackend {
+        self.inner.sessions.clone()
+    }
+
+    fn pool(&self) -> &AnyPool {
+        &self.inner.pool
+    }
+
+    fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.inner.backend)
+            .finish_non_exhaustive()
     }
 }

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::domain::{DeliveryReport, DeliveryStatus, StatusAt};
 
+use super::db::DbBool;
 use super::{EventRecord, IngestOutcome, MessageRecord, SealedPayload, StoreError};
 
 /// One delivery callback of a batch, borrowed from its `IngestItem`.
@@ -40,7 +41,8 @@ impl Delivery<'_> {
 }
 
 pub(crate) const SUMMARY_COLUMNS: &str = "id, provider, provider_message_id, current_status, \
-    current_raw_status, current_error_code, status_at_us, is_final, updated_at_us";
+    current_raw_status, current_error_code, status_at_us, CAST(is_final AS INTEGER) AS is_final, \
+    updated_at_us";
 
 /// The summary columns of a message, as read and as written back.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -48,10 +50,12 @@ pub(crate) struct Summary {
     pub id: String,
     pub provider: String,
     pub provider_message_id: Option<String>,
-    pub current_status: String,
+    #[sqlx(try_from = "String")]
+    pub current_status: DeliveryStatus,
     pub current_raw_status: Option<String>,
     pub current_error_code: Option<String>,
     pub status_at_us: i64,
+    #[sqlx(try_from = "DbBool")]
     pub is_final: bool,
     pub updated_at_us: i64,
 }
@@ -62,7 +66,7 @@ impl From<&MessageRecord> for Summary {
             id: m.id.clone(),
             provider: m.provider.clone(),
             provider_message_id: m.provider_message_id.clone(),
-            current_status: m.current_status.clone(),
+            current_status: m.current_status,
             current_raw_status: m.current_raw_status.clone(),
             current_error_code: m.current_error_code.clone(),
             status_at_us: m.status_at_us,
@@ -85,10 +89,7 @@ impl Summary {
             return Ok(false);
         };
         let current = StatusAt {
-            status: self
-                .current_status
-                .parse()
-                .map_err(|e| StoreError::Corrupt(format!("message {}: {e}", self.id)))?,
+            status: self.current_status,
             at: from_micros(self.status_at_us)?,
         };
         let candidate = StatusAt {
@@ -98,7 +99,7 @@ impl Summary {
         if !current.is_superseded_by(&candidate) {
             return Ok(false);
         }
-        self.current_status = status.as_str().to_owned();
+        self.current_status = status;
         self.current_raw_status = Some(raw_status.to_owned());
         self.current_error_code = error_code.map(str::to_owned);
         self.status_at_us = at_us;
@@ -109,16 +110,8 @@ impl Summary {
     /// Replays a stored timeline (in stored order) onto this summary.
     pub fn apply_all(&mut self, events: &[EventRecord]) -> Result<(), StoreError> {
         for event in events {
-            let status = event
-                .status
-                .as_deref()
-                .map(|text| {
-                    text.parse::<DeliveryStatus>()
-                        .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", event.id)))
-                })
-                .transpose()?;
             self.apply(
-                status,
+                event.status,
                 &event.raw_status,
                 event.error_code.as_deref(),
                 event.effective_at_us(),
@@ -238,7 +231,7 @@ mod tests {
             id: id.to_owned(),
             provider: "twilio".to_owned(),
             provider_message_id: Some(pmid.to_owned()),
-            current_status: "accepted".to_owned(),
+            current_status: DeliveryStatus::Accepted,
             current_raw_status: None,
             current_error_code: None,
             status_at_us: 0,
@@ -317,7 +310,7 @@ mod tests {
             "one write per message, whatever the events"
         );
         let written = &plan.touched[0];
-        assert_eq!(written.current_status, "delivered");
+        assert_eq!(written.current_status, DeliveryStatus::Delivered);
         assert!(written.is_final);
         assert_eq!(written.updated_at_us, 1_002);
     }
@@ -373,17 +366,5 @@ mod tests {
             plan.touched.is_empty(),
             "an unknown status leaves the summary"
         );
-    }
-
-    #[test]
-    fn corrupt_stored_status_is_an_error_not_a_guess() {
-        let reports = [entry("SM1", "sent", Some(DeliveryStatus::Sent), "a")];
-        let batch = deliveries(&reports);
-        let mut broken = summary("m1", "SM1");
-        broken.current_status = "bogus".to_owned();
-        assert!(matches!(
-            plan(&batch, inserted(&["a"]), vec![broken]),
-            Err(StoreError::Corrupt(_))
-        ));
     }
 }

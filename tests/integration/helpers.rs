@@ -197,8 +197,7 @@ impl TestApp {
                     created_at_us: 0,
                 },
                 &NewAuditEntry {
-                    action: "token_create",
-                    ..NewAuditEntry::default()
+                    ..NewAuditEntry::new(smstrail::domain::account::AuditAction::TokenCreate)
                 },
             )
             .await

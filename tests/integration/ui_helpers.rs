@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 
 use crate::helpers::TestApp;
-use smstrail::domain::account::audit;
+use smstrail::domain::account::AuditAction;
 use smstrail::store::{NewAuditEntry, NewGrant, NewUser, UserRecord};
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -128,14 +128,13 @@ impl TestApp {
                 &NewUser {
                     id: uuid::Uuid::now_v7().to_string(),
                     email: email.to_owned(),
-                    role: role.to_owned(),
+                    role: role.parse().expect("a role"),
                     password_hash: hash,
                     created_at_us: chrono::Utc::now().timestamp_micros(),
                 },
                 &NewAuditEntry {
-                    action: audit::USER_ADD,
                     target: Some(email.to_owned()),
-                    ..NewAuditEntry::default()
+                    ..NewAuditEntry::new(AuditAction::UserAdd)
                 },
             )
             .await
@@ -165,8 +164,7 @@ impl TestApp {
                     expires_at_us: now + hours * 3_600_000_000,
                 },
                 &NewAuditEntry {
-                    action: audit::GRANT,
-                    ..NewAuditEntry::default()
+                    ..NewAuditEntry::new(AuditAction::Grant)
                 },
             )
             .await

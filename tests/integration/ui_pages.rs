@@ -704,10 +704,9 @@ async fn reveal_without_a_live_grant_is_403_and_audited_as_denied() {
         .revoke_grant(
             live,
             &admin.id,
-            &smstrail::store::NewAuditEntry {
-                action: "grant_revoke",
-                ..Default::default()
-            },
+            &smstrail::store::NewAuditEntry::new(
+                smstrail::domain::account::AuditAction::GrantRevoke,
+            ),
         )
         .await
         .expect("revoke");

@@ -15,8 +15,9 @@ use super::session::{Agent, ClientAddr, CsrfForm, start_session};
 use crate::app::AppState;
 use crate::auth::password;
 use crate::crypto::token_digest;
-use crate::domain::account::{Role, audit, check_password, normalize_email};
-use crate::store::{NewAuditEntry, NewUser, StoreError, UserChange};
+use crate::domain::account::{AuditAction, Role, check_password, normalize_email};
+use crate::store::{NewAuditEntry, StoreError, UserChange};
+use crate::usecase::accounts::{self, NewAccount};
 
 /// Said for an unknown email, a wrong password and a disabled account alike.
 const LOGIN_REFUSED: &str = "That email and password do not match an active account.";
@@ -94,21 +95,23 @@ pub async fn login(
         at_us: now_us(),
         actor_id,
         actor_email: Some(email.chars().take(254).collect()),
-        action,
         client_addr: Some(addr.0.to_string()),
-        ..NewAuditEntry::default()
+        ..NewAuditEntry::new(action)
     };
     match user {
         Some(user) if matches && user.is_active() => {
             start_session(&session, &user).await?;
             state
                 .store
-                .append_audit(&entry(audit::LOGIN, Some(user.id.clone())))
+                .append_audit(&entry(AuditAction::Login, Some(user.id.clone())))
                 .await?;
             Ok(Redirect::to(safe_next(&form.next)).into_response())
         }
         user => {
-            let mut failed = entry(audit::LOGIN_FAILED, user.as_ref().map(|u| u.id.clone()));
+            let mut failed = entry(
+                AuditAction::LoginFailed,
+                user.as_ref().map(|u| u.id.clone()),
+            );
             failed.detail = Some(
                 match &user {
                     None => "unknown email",
@@ -140,7 +143,7 @@ pub async fn logout(
 ) -> Result<Response, UiError> {
     state
         .store
-        .append_audit(&audit_by(&agent, &addr, audit::LOGOUT))
+        .append_audit(&audit_by(&agent, &addr, AuditAction::Logout))
         .await?;
     agent.session.flush().await?;
     Ok(Redirect::to("/login").into_response())
@@ -230,26 +233,20 @@ pub async fn setup(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(token, page)).into_response());
         }
     };
-    let password_hash = password::hash(form.password)
-        .await
-        .map_err(|e| UiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let now = now_us();
-    let user = NewUser {
-        id: uuid::Uuid::now_v7().to_string(),
+    let account = NewAccount {
         email: email.clone(),
-        role: Role::Admin.as_str().to_owned(),
-        password_hash,
-        created_at_us: now,
+        role: Role::Admin,
+        password: form.password,
     };
+    let user = accounts::prepare(account).await?;
     let entry = NewAuditEntry {
-        at_us: now,
+        at_us: user.created_at_us,
         actor_id: Some(user.id.clone()),
         actor_email: Some(email.clone()),
-        action: audit::SETUP,
         target: Some(email),
         client_addr: Some(addr.0.to_string()),
         detail: Some("first admin, through the setup link".to_owned()),
-        ..NewAuditEntry::default()
+        ..NewAuditEntry::new(AuditAction::Setup)
     };
     let created = match state.store.create_first_admin(&digest, &user, &entry).await {
         Ok(created) => created,
@@ -324,7 +321,7 @@ pub async fn set_timezone(
             Some(error),
         );
     };
-    let mut entry = audit_by(&agent, &addr, audit::TIMEZONE_CHANGE);
+    let mut entry = audit_by(&agent, &addr, AuditAction::TimezoneChange);
     entry.detail = Some(zone.name().to_owned());
     agent.user = state
         .store
@@ -386,7 +383,7 @@ pub async fn change_password(
     let hash = password::hash(form.new_password)
         .await
         .map_err(|e| UiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let entry = audit_by(&agent, &addr, audit::PASSWORD_CHANGE);
+    let entry = audit_by(&agent, &addr, AuditAction::PasswordChange);
     agent.user = state
         .store
         .update_user(&agent.user.id, &UserChange::PasswordHash(hash), &entry)

@@ -6,7 +6,9 @@ use askama_web::WebTemplate;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use crate::http::ui::account::capitalize;
 use crate::store::StoreError;
+use crate::usecase::UseCaseError;
 
 #[derive(Debug)]
 pub enum UiError {
@@ -103,6 +105,27 @@ impl From<StoreError> for UiError {
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "The database did not answer. Try again in a moment.",
+                )
+            }
+        }
+    }
+}
+
+impl From<UseCaseError> for UiError {
+    fn from(e: UseCaseError) -> Self {
+        match e {
+            UseCaseError::Invalid(message) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, capitalize(&message))
+            }
+            UseCaseError::Conflict(message) => {
+                Self::new(StatusCode::CONFLICT, capitalize(&message))
+            }
+            UseCaseError::Store(store) => store.into(),
+            UseCaseError::Internal(message) => {
+                tracing::error!(error = %message, "use case failed");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on our side.",
                 )
             }
         }

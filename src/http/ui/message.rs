@@ -16,7 +16,7 @@ use super::page::{Chrome, audit_by, now_us, render};
 use super::session::{Agent, ClientAddr, CsrfForm};
 use crate::app::AppState;
 use crate::crypto::DataCipher;
-use crate::domain::account::audit;
+use crate::domain::account::AuditAction;
 use crate::domain::error_catalog::{ErrorNote, explain, status_note};
 use crate::domain::guidance::next_step;
 use crate::domain::phone::mask_numbers_in_text;
@@ -160,11 +160,11 @@ pub async fn reveal(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(token, page)).into_response());
     }
     let grant = state.store.live_grant(&agent.user.id, now_us()).await?;
-    let mut entry = audit_by(&agent, &addr, audit::REVEAL);
+    let mut entry = audit_by(&agent, &addr, AuditAction::Reveal);
     entry.message_id = Some(id.clone());
     entry.reason = Some(reason.to_owned());
     let Some(grant) = grant else {
-        entry.action = audit::REVEAL_DENIED;
+        entry.action = AuditAction::RevealDenied;
         entry.detail = Some("no live reveal grant".to_owned());
         state.store.append_audit(&entry).await?;
         page.reveal_error = Some(
@@ -324,10 +324,7 @@ fn text_or_dash(value: &Option<String>) -> String {
 }
 
 fn summary(m: &MessageRecord, zones: &Zones) -> Summary {
-    let status = m
-        .current_status
-        .parse::<DeliveryStatus>()
-        .unwrap_or(DeliveryStatus::Unknown);
+    let status = m.current_status;
     let error = m
         .current_error_code
         .as_deref()
@@ -351,7 +348,7 @@ fn summary(m: &MessageRecord, zones: &Zones) -> Summary {
         id: m.id.clone(),
         provider_message_id: m.provider_message_id.clone(),
         recipient_masked: m.recipient_masked.clone(),
-        status: m.current_status.clone(),
+        status: m.current_status.as_str().to_owned(),
         raw_status: m
             .current_raw_status
             .clone()
@@ -393,7 +390,7 @@ fn event_rows(
         .iter()
         .map(|e| TimelineEvent {
             id: e.id,
-            status: e.status.as_deref().and_then(|s| s.parse().ok()),
+            status: e.status,
             provider_at_us: e.provider_occurred_at_us,
             received_at_us: e.received_at_us,
         })
@@ -408,7 +405,10 @@ fn event_rows(
         .iter()
         .zip(notes)
         .map(|(e, note)| EventRow {
-            status: e.status.clone().unwrap_or_else(|| "unmapped".to_owned()),
+            status: e
+                .status
+                .map_or("unmapped", DeliveryStatus::as_str)
+                .to_owned(),
             raw_status: e.raw_status.clone(),
             error_code: e.error_code.clone(),
             error: e
@@ -511,7 +511,7 @@ mod tests {
             sent_at_us: None,
             metadata_json: None,
             created_at_us: 0,
-            current_status: "accepted".into(),
+            current_status: DeliveryStatus::Accepted,
             current_raw_status: None,
             current_error_code: None,
             status_at_us: 0,

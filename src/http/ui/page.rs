@@ -9,7 +9,9 @@ use chrono_tz::Tz;
 
 use super::error::UiError;
 use super::session::{Agent, ClientAddr};
+use crate::domain::account::AuditAction;
 use crate::store::NewAuditEntry;
+use crate::usecase::Actor;
 
 pub struct Chrome {
     pub csrf: String,
@@ -50,14 +52,16 @@ pub fn now_us() -> i64 {
 }
 
 /// An audit entry by `agent` from `addr`, to be completed by the caller.
-pub fn audit_by(agent: &Agent, addr: &ClientAddr, action: &'static str) -> NewAuditEntry {
-    NewAuditEntry {
-        at_us: now_us(),
-        actor_id: Some(agent.user.id.clone()),
-        actor_email: Some(agent.user.email.clone()),
-        action,
+pub fn audit_by(agent: &Agent, addr: &ClientAddr, action: AuditAction) -> NewAuditEntry {
+    actor(agent, addr).audit(action, now_us())
+}
+
+/// The signed-in agent as the use cases and the audit log see them.
+pub fn actor(agent: &Agent, addr: &ClientAddr) -> Actor {
+    Actor {
+        id: Some(agent.user.id.clone()),
+        email: Some(agent.user.email.clone()),
         client_addr: Some(addr.0.to_string()),
-        ..NewAuditEntry::default()
     }
 }
 

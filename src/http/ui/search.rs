@@ -227,7 +227,7 @@ fn row(m: &MessageRecord, zone: Tz, identifier: Option<&str>) -> Row {
     Row {
         id: m.id.clone(),
         recipient_masked: m.recipient_masked.clone(),
-        status: m.current_status.clone(),
+        status: m.current_status.as_str().to_owned(),
         is_final: m.is_final,
         country: text(&m.destination_country),
         provider: m.provider.clone(),

@@ -85,12 +85,7 @@ impl FromRequestParts<AppState> for Agent {
                 return Err(login_required());
             }
         };
-        let role = user.role.parse().map_err(|_| {
-            UiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "This account has an unknown role.",
-            )
-        })?;
+        let role = user.role;
         let zone = crate::domain::timezones::parse_zone(&user.timezone).unwrap_or(Tz::UTC);
         Ok(Agent {
             user,

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::flows::{self, BatchOutcome, NewReview, WriteTx, delivery_of};
 use super::{BatchWriter, Command, Done, ItemResult, Job, run_writer};
+use crate::store::db::{advisory_key, conflict_or};
 use crate::store::summary::{Delivery, SUMMARY_COLUMNS, Summary};
 use crate::store::{
     EVENT_COLUMNS, EventRecord, IngestItem, MESSAGE_COLUMNS, MessageRecord, NewMessage, NewRetry,
@@ -103,7 +104,7 @@ fn begin_and_lock(batch: &[Command]) -> String {
     let mut keys: Vec<i64> = batch
         .iter()
         .filter_map(Command::locked_provider_message_id)
-        .map(lock_key)
+        .map(|pmid| advisory_key("provider_message_id", pmid))
         .collect();
     if keys.is_empty() {
         return "BEGIN".to_owned();
@@ -117,18 +118,6 @@ fn begin_and_lock(batch: &[Command]) -> String {
     )
 }
 
-/// A stable 64-bit advisory lock key for one provider message id.
-fn lock_key(provider_message_id: &str) -> i64 {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::new()
-        .chain_update(b"smstrail/pmid\0")
-        .chain_update(provider_message_id.as_bytes())
-        .finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(first)
-}
-
 /// A freshly inserted message and whether callbacks were waiting for it.
 #[derive(sqlx::FromRow)]
 struct Inserted {
@@ -139,16 +128,6 @@ struct Inserted {
 
 /// The primitive statements on a writer's open transaction.
 struct PgTx<'t>(&'t mut PgConnection);
-
-/// Maps a unique-constraint violation to `Conflict`.
-fn conflict_or(error: sqlx::Error, what: &str) -> StoreError {
-    match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(what.to_owned())
-        }
-        _ => StoreError::Database(error),
-    }
-}
 
 impl WriteTx for PgTx<'_> {
     async fn insert_events(
@@ -428,7 +407,7 @@ impl WriteTx for PgTx<'_> {
              WHERE id = $1",
         )
         .bind(&s.id)
-        .bind(&s.current_status)
+        .bind(s.current_status.as_str())
         .bind(&s.current_raw_status)
         .bind(&s.current_error_code)
         .bind(s.status_at_us)

@@ -385,7 +385,7 @@ impl WriteTx for SqliteTx<'_> {
             )?
             .execute(params![
                 s.id,
-                s.current_status,
+                s.current_status.as_str(),
                 s.current_raw_status,
                 s.current_error_code,
                 s.status_at_us,
@@ -476,7 +476,7 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<Summary> {
         id: row.get("id")?,
         provider: row.get("provider")?,
         provider_message_id: row.get("provider_message_id")?,
-        current_status: row.get("current_status")?,
+        current_status: parsed(row, "current_status")?,
         current_raw_status: row.get("current_raw_status")?,
         current_error_code: row.get("current_error_code")?,
         status_at_us: row.get("status_at_us")?,
@@ -492,7 +492,10 @@ fn event(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
         provider_message_id: row.get("provider_message_id")?,
         provider_event_id: row.get("provider_event_id")?,
         raw_status: row.get("raw_status")?,
-        status: row.get("status")?,
+        status: row
+            .get::<_, Option<String>>("status")?
+            .map(|text| parse_text(&text))
+            .transpose()?,
         error_code: row.get("error_code")?,
         provider_occurred_at_us: row.get("provider_occurred_at_us")?,
         received_at_us: row.get("received_at_us")?,
@@ -524,11 +527,30 @@ fn message(row: &Row<'_>) -> rusqlite::Result<MessageRecord> {
         sent_at_us: row.get("sent_at_us")?,
         metadata_json: row.get("metadata_json")?,
         created_at_us: row.get("created_at_us")?,
-        current_status: row.get("current_status")?,
+        current_status: parsed(row, "current_status")?,
         current_raw_status: row.get("current_raw_status")?,
         current_error_code: row.get("current_error_code")?,
         status_at_us: row.get("status_at_us")?,
         is_final: row.get("is_final")?,
         updated_at_us: row.get("updated_at_us")?,
+    })
+}
+
+/// A text column holding one of our enums; unknown text is an error, never a guess.
+fn parsed<T>(row: &Row<'_>, column: &str) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    parse_text(&row.get::<_, String>(column)?)
+}
+
+fn parse_text<T>(text: &str) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })
 }

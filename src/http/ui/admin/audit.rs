@@ -10,7 +10,7 @@ use axum_csrf::CsrfToken;
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
-use crate::domain::account::audit;
+use crate::domain::account::AuditAction;
 use crate::domain::timezones::format_instant;
 use crate::http::ui::error::UiError;
 use crate::http::ui::page::{Chrome, day_bound, given, render};
@@ -50,7 +50,7 @@ struct AuditRow {
 struct AuditPage {
     chrome: Chrome,
     form: AuditForm,
-    actions: &'static [&'static str],
+    actions: [&'static str; AuditAction::ALL.len()],
     zone: String,
     entries: Vec<AuditRow>,
     error: Option<String>,
@@ -65,7 +65,7 @@ async fn audit_log(
 ) -> Result<Response, UiError> {
     let mut page = AuditPage {
         chrome: Chrome::new(&token, Some(&admin), "audit")?,
-        actions: audit::ALL,
+        actions: AuditAction::ALL.map(AuditAction::as_str),
         zone: admin.zone.name().to_owned(),
         entries: Vec::new(),
         error: None,
@@ -97,7 +97,7 @@ async fn audit_log(
         .map(|e| AuditRow {
             at: format_instant(e.at_us, admin.zone),
             actor: e.actor_email.unwrap_or_else(|| "command line".to_owned()),
-            action: e.action,
+            action: e.action.as_str().to_owned(),
             target: dash(e.target),
             message_id: e.message_id,
             reason: dash(e.reason),
@@ -109,12 +109,13 @@ async fn audit_log(
 }
 
 fn audit_filter(form: &AuditForm, zone: chrono_tz::Tz) -> Result<AuditFilter, UiError> {
-    let action = given(&Some(form.action.clone()));
-    if let Some(action) = &action
-        && !audit::ALL.contains(&action.as_str())
-    {
-        return Err(UiError::bad_request(format!("Unknown action {action:?}.")));
-    }
+    let action = match given(&Some(form.action.clone())) {
+        Some(text) => Some(
+            AuditAction::parse(&text)
+                .ok_or_else(|| UiError::bad_request(format!("Unknown action {text:?}.")))?,
+        ),
+        None => None,
+    };
     let before_id = match given(&Some(form.before.clone())) {
         Some(text) => Some(
             text.parse::<i64>()

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{Outcome, respond, target_user};
 use crate::app::AppState;
-use crate::domain::account::audit;
+use crate::domain::account::AuditAction;
 use crate::domain::timezones::format_instant;
 use crate::http::ui::error::UiError;
 use crate::http::ui::page::{Chrome, audit_by, now_us};
@@ -150,7 +150,7 @@ async fn grant(
     }
     let now = now_us();
     let expires = now + hours.unwrap_or(1) * 3_600_000_000;
-    let mut entry = audit_by(&admin, &addr, audit::GRANT);
+    let mut entry = audit_by(&admin, &addr, AuditAction::Grant);
     entry.target = Some(target.email.clone());
     entry.reason = Some(reason.to_owned());
     entry.detail = Some(format!(
@@ -180,7 +180,7 @@ async fn revoke_grant(
     Path(id): Path<i64>,
     CsrfForm { token, .. }: CsrfForm<crate::http::ui::account::Empty>,
 ) -> Result<Response, UiError> {
-    let mut entry = audit_by(&admin, &addr, audit::GRANT_REVOKE);
+    let mut entry = audit_by(&admin, &addr, AuditAction::GrantRevoke);
     entry.target = Some(format!("grant {id}"));
     match state.store.revoke_grant(id, &admin.user.id, &entry).await {
         Ok(grant) => {

@@ -8,19 +8,18 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum_csrf::CsrfToken;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
-use super::{Outcome, respond, server_error};
+use super::{Outcome, respond};
 use crate::app::AppState;
-use crate::crypto::{random_bytes, token_digest};
-use crate::domain::account::audit;
+use crate::domain::account::AuditAction;
 use crate::domain::timezones::format_instant;
+use crate::http::ui::account::capitalize;
 use crate::http::ui::error::UiError;
-use crate::http::ui::page::{Chrome, audit_by};
+use crate::http::ui::page::{Chrome, actor, audit_by};
 use crate::http::ui::session::{Admin, Agent, ClientAddr, CsrfForm};
-use crate::store::{NewApiToken, StoreError};
+use crate::store::StoreError;
+use crate::usecase::{UseCaseError, tokens};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -98,37 +97,17 @@ async fn create_token(
     addr: ClientAddr,
     CsrfForm { form, token }: CsrfForm<TokenForm>,
 ) -> Result<Response, UiError> {
-    let name = form.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        let outcome = Outcome::refused(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "The name must be 1 to 100 characters.",
-        );
-        return tokens_page(&state, &admin, token, outcome, None).await;
+    match tokens::mint(&state.store, &form.name, &actor(&admin, &addr)).await {
+        Ok(minted) => {
+            let shown = Some((minted.name, minted.secret));
+            tokens_page(&state, &admin, token, Outcome::default(), shown).await
+        }
+        Err(UseCaseError::Invalid(message)) => {
+            let outcome = Outcome::refused(StatusCode::UNPROCESSABLE_ENTITY, capitalize(&message));
+            tokens_page(&state, &admin, token, outcome, None).await
+        }
+        Err(other) => Err(other.into()),
     }
-    let secret = format!(
-        "smst_{}",
-        URL_SAFE_NO_PAD.encode(random_bytes::<32>().map_err(server_error)?)
-    );
-    let id = uuid::Uuid::now_v7().to_string();
-    let mut entry = audit_by(&admin, &addr, audit::TOKEN_CREATE);
-    entry.target = Some(id.clone());
-    entry.detail = Some(format!("{name:?}"));
-    let new = NewApiToken {
-        id,
-        name: name.to_owned(),
-        digest: token_digest(&secret),
-        created_at_us: entry.at_us,
-    };
-    state.store.create_api_token(&new, &entry).await?;
-    tokens_page(
-        &state,
-        &admin,
-        token,
-        Outcome::default(),
-        Some((name.to_owned(), secret)),
-    )
-    .await
 }
 
 async fn revoke_token(
@@ -138,7 +117,7 @@ async fn revoke_token(
     Path(id): Path<String>,
     CsrfForm { token, .. }: CsrfForm<crate::http::ui::account::Empty>,
 ) -> Result<Response, UiError> {
-    let mut entry = audit_by(&admin, &addr, audit::TOKEN_REVOKE);
+    let mut entry = audit_by(&admin, &addr, AuditAction::TokenRevoke);
     entry.target = Some(id.clone());
     match state.store.revoke_api_token(&id, &entry).await {
         Ok(revoked) => {

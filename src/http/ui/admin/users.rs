@@ -13,13 +13,15 @@ use serde::Deserialize;
 use super::{Outcome, respond, server_error, target_user};
 use crate::app::AppState;
 use crate::auth::password;
-use crate::domain::account::{Role, audit, check_password, normalize_email};
+use crate::domain::account::{AuditAction, Role, check_password, normalize_email};
 use crate::domain::timezones::format_instant;
 use crate::http::ui::account::capitalize;
 use crate::http::ui::error::UiError;
-use crate::http::ui::page::{Chrome, audit_by, now_us};
+use crate::http::ui::page::{Chrome, actor, audit_by, now_us};
 use crate::http::ui::session::{Admin, Agent, ClientAddr, CsrfForm};
-use crate::store::{NewAuditEntry, NewUser, StoreError, UserChange, UserRecord};
+use crate::store::{NewAuditEntry, StoreError, UserChange, UserRecord};
+use crate::usecase::UseCaseError;
+use crate::usecase::accounts::{self, NewAccount};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -74,7 +76,7 @@ async fn users_page(
                 active: u.is_active(),
                 id: u.id,
                 email: u.email,
-                role: u.role,
+                role: u.role.as_str().to_owned(),
             }
         })
         .collect();
@@ -110,36 +112,29 @@ async fn add_user(
     addr: ClientAddr,
     CsrfForm { form, token }: CsrfForm<NewUserForm>,
 ) -> Result<Response, UiError> {
-    let checked = normalize_email(&form.email).and_then(|email| {
+    let parsed = normalize_email(&form.email).and_then(|email| {
         let role: Role = form.role.parse()?;
-        check_password(&form.password)?;
-        Ok((email, role))
+        Ok(NewAccount {
+            email,
+            role,
+            password: form.password,
+        })
     });
-    let (email, role) = match checked {
-        Ok(valid) => valid,
-        Err(error) => {
-            let outcome = Outcome::refused(StatusCode::UNPROCESSABLE_ENTITY, capitalize(&error));
-            return users_page(&state, &admin, token, outcome).await;
+    let outcome = match parsed {
+        Err(error) => Outcome::refused(StatusCode::UNPROCESSABLE_ENTITY, capitalize(&error)),
+        Ok(account) => {
+            let done = format!("Added {} as {}.", account.email, account.role);
+            match accounts::add_user(&state.store, account, &actor(&admin, &addr)).await {
+                Ok(_) => Outcome::done(done),
+                Err(UseCaseError::Invalid(error)) => {
+                    Outcome::refused(StatusCode::UNPROCESSABLE_ENTITY, capitalize(&error))
+                }
+                Err(UseCaseError::Conflict(error)) => {
+                    Outcome::refused(StatusCode::CONFLICT, capitalize(&error))
+                }
+                Err(other) => return Err(other.into()),
+            }
         }
-    };
-    let password_hash = password::hash(form.password).await.map_err(server_error)?;
-    let user = NewUser {
-        id: uuid::Uuid::now_v7().to_string(),
-        email: email.clone(),
-        role: role.as_str().to_owned(),
-        password_hash,
-        created_at_us: now_us(),
-    };
-    let mut entry = audit_by(&admin, &addr, audit::USER_ADD);
-    entry.target = Some(email.clone());
-    entry.detail = Some(format!("role {role}"));
-    let outcome = match state.store.create_user(&user, &entry).await {
-        Ok(_) => Outcome::done(format!("Added {email} as {role}.")),
-        Err(StoreError::Conflict(_)) => Outcome::refused(
-            StatusCode::CONFLICT,
-            format!("A user with email {email} exists already."),
-        ),
-        Err(other) => return Err(other.into()),
     };
     users_page(&state, &admin, token, outcome).await
 }
@@ -170,10 +165,10 @@ async fn set_role(
             .await;
         }
     };
-    let mut entry = audit_by(&admin, &addr, audit::USER_ROLE);
+    let mut entry = audit_by(&admin, &addr, AuditAction::UserRole);
     entry.target = Some(target.email.clone());
     entry.detail = Some(format!("{} → {role}", target.role));
-    let change = UserChange::Role(role.as_str().to_owned());
+    let change = UserChange::Role(role);
     let notice = format!("{} is now {role}.", target.email);
     change_user(&state, &admin, token, &target, change, entry, notice).await
 }
@@ -228,11 +223,14 @@ async fn set_disabled(
     let target = target_user(state, id).await?;
     let (action, notice) = if disabled {
         (
-            audit::USER_DISABLE,
+            AuditAction::UserDisable,
             format!("Disabled {}; their sessions have ended.", target.email),
         )
     } else {
-        (audit::USER_ENABLE, format!("Enabled {}.", target.email))
+        (
+            AuditAction::UserEnable,
+            format!("Enabled {}.", target.email),
+        )
     };
     let mut entry = audit_by(admin, addr, action);
     entry.target = Some(target.email.clone());
@@ -264,7 +262,7 @@ async fn reset_password(
         .await;
     }
     let hash = password::hash(form.password).await.map_err(server_error)?;
-    let mut entry = audit_by(&admin, &addr, audit::USER_PASSWORD_RESET);
+    let mut entry = audit_by(&admin, &addr, AuditAction::UserPasswordReset);
     entry.target = Some(target.email.clone());
     let notice = if target.id == admin.user.id {
         "Your password was reset: log in again.".to_owned()

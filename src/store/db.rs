@@ -1,0 +1,270 @@
+//! Everything that differs between SQLite and PostgreSQL, in one place:
+//! how a database is created and migrated, per-connection settings, how a
+//! write transaction begins, and how writers to one provider message are
+//! serialized. The queries themselves run through sqlx's `Any` driver and are
+//! written once for both.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyTypeInfo, AnyValueRef};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnection, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Decode, Transaction, Type};
+
+use super::{OpenOptions, SessionBackend, Store, StoreError};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn of(url: &str) -> Self {
+        if url.starts_with("sqlite:") {
+            Self::Sqlite
+        } else {
+            Self::Postgres
+        }
+    }
+}
+
+/// The pools one open store needs: the `Any` pool for every query, and a
+/// lazily connected concrete pool for tower-sessions, which is not generic
+/// over the database.
+pub(super) struct Pools {
+    pub backend: Backend,
+    pub any: AnyPool,
+    pub sessions: SessionBackend,
+}
+
+pub(super) async fn connect(url: &str, open: OpenOptions) -> Result<Pools, StoreError> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::of(url);
+    let sessions = match backend {
+        Backend::Sqlite => prepare_sqlite(url, open).await?,
+        Backend::Postgres => prepare_postgres(url, open).await?,
+    };
+    let mut options = AnyPoolOptions::new()
+        .max_connections(open.max_connections)
+        .test_before_acquire(open.test_before_acquire);
+    if backend == Backend::Postgres {
+        options = options.acquire_timeout(BUSY_TIMEOUT);
+    } else {
+        options = options.after_connect(|conn, _| Box::pin(sqlite_pragmas(conn)));
+    }
+    let any = options.connect(url).await?;
+    Ok(Pools {
+        backend,
+        any,
+        sessions,
+    })
+}
+
+/// The settings SQLite keeps per connection, which a URL cannot carry to the
+/// `Any` driver.
+async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    // FULL: a 2xx promises the callback survives a power cut, not only a crash.
+    sqlx::query("PRAGMA synchronous = FULL")
+        .execute(&mut *conn)
+        .await?;
+    let busy = format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis());
+    sqlx::query(&busy).execute(&mut *conn).await?;
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Creates the file (and its folder) and migrates when asked; WAL mode is
+/// stored in the file, so later connections inherit it.
+async fn prepare_sqlite(url: &str, open: OpenOptions) -> Result<SessionBackend, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(open.migrate)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true);
+    if open.migrate {
+        if let Some(parent) = Path::new(options.get_filename()).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(e.into()))?;
+        }
+        let mut conn = SqliteConnection::connect_with(&options).await?;
+        SQLITE_MIGRATIONS.run(&mut conn).await?;
+        conn.close().await?;
+    }
+    let pool = SqlitePoolOptions::new()
+        .max_connections(open.max_connections)
+        .connect_lazy_with(options);
+    Ok(SessionBackend::from(pool))
+}
+
+async fn prepare_postgres(url: &str, open: OpenOptions) -> Result<SessionBackend, StoreError> {
+    if open.migrate {
+        let mut conn = PgConnection::connect(url).await?;
+        POSTGRES_MIGRATIONS.run(&mut conn).await?;
+        conn.close().await?;
+    }
+    let pool = PgPoolOptions::new()
+        .max_connections(open.max_connections)
+        .acquire_timeout(BUSY_TIMEOUT)
+        .connect_lazy(url)?;
+    Ok(SessionBackend::from(pool))
+}
+
+impl Store {
+    /// A transaction that will write. On SQLite `BEGIN IMMEDIATE` takes the
+    /// write lock up front, so a transaction that reads before it writes
+    /// cannot fail half-way on a lock upgrade.
+    pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend() {
+            Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool().begin().await?,
+        })
+    }
+
+    /// Serializes changes that may remove the last active admin until the
+    /// transaction ends. SQLite runs one writer at a time already; on
+    /// PostgreSQL an advisory lock does it across instances.
+    pub(super) async fn lock_admin_changes(
+        &self,
+        conn: &mut AnyConnection,
+    ) -> Result<(), StoreError> {
+        if self.backend() == Backend::Sqlite {
+            return Ok(());
+        }
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(advisory_key("smstrail", "last-admin"))
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A stable 64-bit PostgreSQL advisory lock key for one name in a namespace.
+pub(super) fn advisory_key(namespace: &str, name: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(namespace.as_bytes())
+        .chain_update([0u8])
+        .chain_update(name.as_bytes())
+        .finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// Maps a unique-constraint violation to `Conflict`, by error kind rather than
+/// constraint name (SQLite reports none).
+pub(super) fn conflict_or(error: sqlx::Error, what: &str) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(what.to_owned())
+        }
+        _ => StoreError::Database(error),
+    }
+}
+
+/// A BOOLEAN column as read through `Any`, which maps no SQLite column
+/// declared BOOLEAN: selects read it as `CAST(col AS INTEGER) AS col` (valid
+/// on both backends) and the field takes `#[sqlx(try_from = "DbBool")]`.
+pub(super) struct DbBool(bool);
+
+impl From<DbBool> for bool {
+    fn from(value: DbBool) -> Self {
+        value.0
+    }
+}
+
+impl Type<Any> for DbBool {
+    fn type_info() -> AnyTypeInfo {
+        <i64 as Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        <i64 as Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Any> for DbBool {
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(Self(<i64 as Decode<Any>>::decode(value)? != 0))
+    }
+}
+
+/// A nullable text column holding one of our enums, read with
+/// `#[sqlx(try_from = "OptionalText<T>")]` (a plain `T` field takes
+/// `try_from = "String"`). Unknown text is an error, never a guess.
+pub(super) struct OptionalText<T>(Option<T>);
+
+impl<T> From<OptionalText<T>> for Option<T> {
+    fn from(value: OptionalText<T>) -> Self {
+        value.0
+    }
+}
+
+impl<T> Type<Any> for OptionalText<T> {
+    fn type_info() -> AnyTypeInfo {
+        <String as Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        <String as Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r, T> Decode<'r, Any> for OptionalText<T>
+where
+    T: TryFrom<String>,
+    T::Error: std::error::Error + Send + Sync + 'static,
+{
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let text = <Option<String> as Decode<Any>>::decode(value)?;
+        Ok(Self(text.map(T::try_from).transpose()?))
+    }
+}
+
+// The PostgreSQL writer reads the same rows through the concrete driver
+// (`Any` cannot bind the arrays its set-based statements need), so the two
+// column adapters decode there too: `CAST(… AS INTEGER)` is an `int4`.
+
+impl Type<sqlx::Postgres> for DbBool {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <i32 as Type<sqlx::Postgres>>::type_info()
+    }
+}
+
+impl<'r> Decode<'r, sqlx::Postgres> for DbBool {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(Self(<i32 as Decode<sqlx::Postgres>>::decode(value)? != 0))
+    }
+}
+
+impl<T> Type<sqlx::Postgres> for OptionalText<T> {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <String as Type<sqlx::Postgres>>::type_info()
+    }
+}
+
+impl<'r, T> Decode<'r, sqlx::Postgres> for OptionalText<T>
+where
+    T: TryFrom<String>,
+    T::Error: std::error::Error + Send + Sync + 'static,
+{
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let text = <Option<String> as Decode<sqlx::Postgres>>::decode(value)?;
+        Ok(Self(text.map(T::try_from).transpose()?))
+    }
+}

@@ -1,0 +1,31 @@
+//! The review queue: authentic callbacks we could not read or whose status
+//! the provider mapping does not know, kept for a human to look at.
+
+use super::{Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReviewRecord {
+    pub id: i64,
+    pub provider: String,
+    pub route: String,
+    pub kind: String,
+    pub reason: String,
+    pub event_id: Option<i64>,
+    pub content_type: String,
+    pub raw_payload_sealed: Vec<u8>,
+    pub received_at_us: i64,
+}
+
+impl Store {
+    /// Unresolved items, oldest first.
+    pub async fn review_items(&self, limit: i64) -> Result<Vec<ReviewRecord>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, provider, route, kind, reason, event_id, content_type, \
+             raw_payload_sealed, received_at_us FROM review_items \
+             WHERE resolved_at_us IS NULL ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
