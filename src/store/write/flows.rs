@@ -36,14 +36,13 @@ pub(crate) struct BatchOutcome<'a> {
 
 /// The primitive statements of the write path, inside one open transaction.
 pub(crate) trait WriteTx {
-    /// Inserts the events not stored before; returns the new ids by dedup key.
+    /// Inserts the events not stored before and reads the summaries of the
+    /// messages they are about: the new event ids by dedup key, and the
+    /// summaries (one statement on PostgreSQL).
     async fn insert_events(
         &mut self,
         deliveries: &[&Delivery<'_>],
-    ) -> Result<HashMap<String, i64>, StoreError>;
-
-    /// The summaries of the messages with these (provider, provider message id).
-    async fn summaries(&mut self, keys: &[(&str, &str)]) -> Result<Vec<Summary>, StoreError>;
+    ) -> Result<(HashMap<String, i64>, Vec<Summary>), StoreError>;
 
     /// Writes what a batch of callbacks decided: repeat counts, waiting
     /// marks, review items and the summaries it changed.
@@ -196,7 +195,7 @@ pub(crate) async fn ingest_deliveries(
         .iter()
         .filter(|d| seen.insert(d.dedup_key))
         .collect();
-    let inserted = tx.insert_events(&firsts).await?;
+    let (inserted, summaries) = tx.insert_events(&firsts).await?;
     let copies = repeated_copies(deliveries, &inserted);
     if inserted.is_empty() {
         tx.write_outcome(&BatchOutcome {
@@ -209,13 +208,6 @@ pub(crate) async fn ingest_deliveries(
             .map(|d| (d.index, IngestOutcome::Duplicate))
             .collect());
     }
-    let mut keys: Vec<(&str, &str)> = firsts
-        .iter()
-        .map(|d| (d.provider, d.report.provider_message_id.as_str()))
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let summaries = tx.summaries(&keys).await?;
     let plan = plan(deliveries, inserted, summaries)?;
     let reviews: Vec<NewReview<'_>> = plan
         .reviews

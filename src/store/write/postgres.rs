@@ -118,6 +118,46 @@ fn begin_and_lock(batch: &[Command]) -> String {
     )
 }
 
+/// A row of the insert-and-read statement: an inserted event (dedup key and
+/// id) or the summary of a message (the other columns).
+#[derive(sqlx::FromRow)]
+struct EventOrSummary {
+    dedup_key: Option<String>,
+    event_id: Option<i64>,
+    id: Option<String>,
+    provider: Option<String>,
+    provider_message_id: Option<String>,
+    current_status: Option<String>,
+    current_raw_status: Option<String>,
+    current_error_code: Option<String>,
+    status_at_us: Option<i64>,
+    is_final: Option<i32>,
+    updated_at_us: Option<i64>,
+}
+
+impl TryFrom<EventOrSummary> for Summary {
+    type Error = StoreError;
+
+    fn try_from(row: EventOrSummary) -> Result<Self, StoreError> {
+        let missing = || StoreError::Corrupt("a summary row without its columns".to_owned());
+        Ok(Self {
+            id: row.id.ok_or_else(missing)?,
+            provider: row.provider.ok_or_else(missing)?,
+            provider_message_id: row.provider_message_id,
+            current_status: row
+                .current_status
+                .ok_or_else(missing)?
+                .parse()
+                .map_err(|e| StoreError::Corrupt(format!("stored status: {e}")))?,
+            current_raw_status: row.current_raw_status,
+            current_error_code: row.current_error_code,
+            status_at_us: row.status_at_us.ok_or_else(missing)?,
+            is_final: row.is_final.ok_or_else(missing)? != 0,
+            updated_at_us: row.updated_at_us.ok_or_else(missing)?,
+        })
+    }
+}
+
 /// A freshly inserted message and whether callbacks were waiting for it.
 #[derive(sqlx::FromRow)]
 struct Inserted {
@@ -130,18 +170,31 @@ struct Inserted {
 struct PgTx<'t>(&'t mut PgConnection);
 
 impl WriteTx for PgTx<'_> {
+    /// One statement: the insert, and the summaries of the messages the
+    /// batch is about (read in the same round trip; the advisory locks were
+    /// taken by the statement before, so this snapshot is after them).
     async fn insert_events(
         &mut self,
         deliveries: &[&Delivery<'_>],
-    ) -> Result<HashMap<String, i64>, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "INSERT INTO message_events (dedup_key, provider, provider_message_id, \
-             provider_event_id, raw_status, status, error_code, provider_occurred_at_us, \
-             received_at_us, content_type, raw_payload_sealed) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
-             $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::bytea[]) \
-             ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key, id",
-        )
+    ) -> Result<(HashMap<String, i64>, Vec<Summary>), StoreError> {
+        let rows: Vec<EventOrSummary> = sqlx::query_as(&format!(
+            "WITH inserted AS ( \
+               INSERT INTO message_events (dedup_key, provider, provider_message_id, \
+               provider_event_id, raw_status, status, error_code, provider_occurred_at_us, \
+               received_at_us, content_type, raw_payload_sealed) \
+               SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], \
+               $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::text[], \
+               $11::bytea[]) \
+               ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key, id) \
+             SELECT dedup_key, id AS event_id, NULL AS id, NULL AS provider, \
+             NULL AS provider_message_id, NULL AS current_status, NULL AS current_raw_status, \
+             NULL AS current_error_code, NULL::bigint AS status_at_us, NULL::int AS is_final, \
+             NULL::bigint AS updated_at_us FROM inserted \
+             UNION ALL \
+             SELECT NULL, NULL, {SUMMARY_COLUMNS} FROM messages \
+             WHERE (provider, provider_message_id) IN \
+             (SELECT * FROM UNNEST($2::text[], $3::text[]))"
+        ))
         .bind(column(deliveries, |d| d.dedup_key))
         .bind(column(deliveries, |d| d.provider))
         .bind(column(deliveries, |d| {
@@ -159,19 +212,17 @@ impl WriteTx for PgTx<'_> {
         .bind(column(deliveries, |d| d.payload.sealed.as_slice()))
         .fetch_all(&mut *self.0)
         .await?;
-        Ok(rows.into_iter().collect())
-    }
-
-    async fn summaries(&mut self, keys: &[(&str, &str)]) -> Result<Vec<Summary>, StoreError> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM messages \
-             WHERE (provider, provider_message_id) IN \
-             (SELECT * FROM UNNEST($1::text[], $2::text[]))"
-        ))
-        .bind(column(keys, |k| k.0))
-        .bind(column(keys, |k| k.1))
-        .fetch_all(&mut *self.0)
-        .await?)
+        let mut inserted = HashMap::new();
+        let mut summaries = Vec::new();
+        for row in rows {
+            match (row.dedup_key.clone(), row.event_id) {
+                (Some(key), Some(id)) => {
+                    inserted.insert(key, id);
+                }
+                _ => summaries.push(Summary::try_from(row)?),
+            }
+        }
+        Ok((inserted, summaries))
     }
 
     /// One statement: repeat counts, waiting marks, review items and

@@ -119,7 +119,7 @@ impl WriteTx for SqliteTx<'_> {
     async fn insert_events(
         &mut self,
         deliveries: &[&Delivery<'_>],
-    ) -> Result<HashMap<String, i64>, StoreError> {
+    ) -> Result<(HashMap<String, i64>, Vec<Summary>), StoreError> {
         let mut insert = self.0.prepare_cached(
             "INSERT INTO message_events (dedup_key, provider, provider_message_id, \
              provider_event_id, raw_status, status, error_code, provider_occurred_at_us, \
@@ -151,10 +151,13 @@ impl WriteTx for SqliteTx<'_> {
                 inserted.insert(d.dedup_key.to_owned(), id);
             }
         }
-        Ok(inserted)
-    }
-
-    async fn summaries(&mut self, keys: &[(&str, &str)]) -> Result<Vec<Summary>, StoreError> {
+        let mut keys: Vec<(&str, &str)> = deliveries
+            .iter()
+            .filter(|d| inserted.contains_key(d.dedup_key))
+            .map(|d| (d.provider, d.report.provider_message_id.as_str()))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
         let mut select = self.0.prepare_cached(&format!(
             "SELECT {SUMMARY_COLUMNS} FROM messages \
              WHERE provider = ?1 AND provider_message_id = ?2"
@@ -168,7 +171,7 @@ impl WriteTx for SqliteTx<'_> {
                 summaries.push(found);
             }
         }
-        Ok(summaries)
+        Ok((inserted, summaries))
     }
 
     async fn write_outcome(&mut self, outcome: &BatchOutcome<'_>) -> Result<(), StoreError> {
