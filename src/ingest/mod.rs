@@ -9,7 +9,9 @@ use crate::crypto::{CryptoError, DataCipher};
 use crate::domain::PhoneNumber;
 use crate::metrics::{CallbackOutcome, Metrics};
 use crate::providers::{Acknowledgement, Provider, Report, Route, VerifyError, WebhookRequest};
-use crate::store::{IngestItem, IngestOutcome, ProtectedNumber, SealedPayload, StoreError, Writes};
+use crate::store::{
+    InboundItem, IngestItem, IngestOutcome, ProtectedNumber, SealedPayload, StoreError, Writes,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -118,7 +120,7 @@ impl Ingest {
                 payload,
                 received_at_us,
             },
-            Ok(Report::Inbound(report)) => IngestItem::Inbound {
+            Ok(Report::Inbound(report)) => IngestItem::Inbound(InboundItem {
                 provider: name,
                 dedup_key: report.dedup_key(name),
                 sender: self.protect_sender(&report.from)?,
@@ -127,7 +129,7 @@ impl Ingest {
                 report,
                 payload,
                 received_at_us,
-            },
+            }),
             Err(error) => IngestItem::Unreadable {
                 provider: name,
                 route: route_name(route),

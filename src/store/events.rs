@@ -25,6 +25,19 @@ pub struct SealedPayload {
     pub sealed: Vec<u8>,
 }
 
+/// An inbound message (a reply, an opt-out) as it is stored.
+#[derive(Debug, Clone)]
+pub struct InboundItem {
+    pub provider: &'static str,
+    pub report: InboundReport,
+    pub sender: ProtectedNumber,
+    pub body_sealed: Vec<u8>,
+    pub keyword: Option<&'static str>,
+    pub dedup_key: String,
+    pub payload: SealedPayload,
+    pub received_at_us: i64,
+}
+
 #[derive(Debug, Clone)]
 pub enum IngestItem {
     Delivery {
@@ -34,16 +47,7 @@ pub enum IngestItem {
         payload: SealedPayload,
         received_at_us: i64,
     },
-    Inbound {
-        provider: &'static str,
-        report: InboundReport,
-        sender: ProtectedNumber,
-        body_sealed: Vec<u8>,
-        keyword: Option<&'static str>,
-        dedup_key: String,
-        payload: SealedPayload,
-        received_at_us: i64,
-    },
+    Inbound(InboundItem),
     /// An authentic callback we could not read.
     Unreadable {
         provider: &'static str,
@@ -62,9 +66,7 @@ impl IngestItem {
             Self::Delivery {
                 provider, report, ..
             } => (provider, &report.provider_message_id),
-            Self::Inbound {
-                provider, report, ..
-            } => (provider, &report.provider_message_id),
+            Self::Inbound(item) => (item.provider, &item.report.provider_message_id),
             Self::Unreadable { provider, .. } => (provider, ""),
         }
     }

@@ -9,8 +9,8 @@ use std::collections::{HashMap, HashSet};
 use super::{Command, Done, ItemResult};
 use crate::store::summary::{Delivery, Plan, Summary, plan};
 use crate::store::{
-    EventRecord, IngestItem, IngestOutcome, MessageRecord, NewMessage, NewRetry, NewVerification,
-    NewVerificationEvent, Registration, RetryRecord, SealedPayload, StoreError,
+    EventRecord, InboundItem, IngestItem, IngestOutcome, MessageRecord, NewMessage, NewRetry,
+    NewVerification, NewVerificationEvent, Registration, RetryRecord, SealedPayload, StoreError,
 };
 
 /// A review item about to be written.
@@ -49,7 +49,7 @@ pub(crate) trait WriteTx {
     async fn write_outcome(&mut self, outcome: &BatchOutcome<'_>) -> Result<(), StoreError>;
 
     /// Inbound message; `false` when it was stored before.
-    async fn insert_inbound(&mut self, item: &IngestItem) -> Result<bool, StoreError>;
+    async fn insert_inbound(&mut self, item: &InboundItem) -> Result<bool, StoreError>;
 
     async fn insert_review(&mut self, review: &NewReview<'_>) -> Result<(), StoreError>;
 
@@ -105,7 +105,7 @@ pub(crate) async fn apply_one(tx: &mut impl WriteTx, command: &Command) -> ItemR
             let outcomes = ingest_deliveries(tx, &[delivery]).await?;
             Done::Ingested(outcomes.first().map(|(_, o)| *o).ok_or_else(lost)?)
         }
-        Command::Ingest(item @ IngestItem::Inbound { .. }) => {
+        Command::Ingest(IngestItem::Inbound(item)) => {
             Done::Ingested(if tx.insert_inbound(item).await? {
                 IngestOutcome::Stored {
                     changed_summary: false,

@@ -13,7 +13,7 @@ use super::{BatchWriter, Command, Done, ItemResult, Job, run_writer};
 use crate::store::db::{advisory_key, conflict_or};
 use crate::store::summary::{Delivery, SUMMARY_COLUMNS, Summary};
 use crate::store::{
-    EVENT_COLUMNS, EventRecord, IngestItem, MESSAGE_COLUMNS, MessageRecord, NewMessage, NewRetry,
+    EVENT_COLUMNS, EventRecord, InboundItem, MESSAGE_COLUMNS, MessageRecord, NewMessage, NewRetry,
     NewVerification, NewVerificationEvent, RetryRecord, StoreError,
 };
 
@@ -287,8 +287,8 @@ impl WriteTx for PgTx<'_> {
         Ok(())
     }
 
-    async fn insert_inbound(&mut self, item: &IngestItem) -> Result<bool, StoreError> {
-        let IngestItem::Inbound {
+    async fn insert_inbound(&mut self, item: &InboundItem) -> Result<bool, StoreError> {
+        let InboundItem {
             provider,
             report,
             sender,
@@ -297,10 +297,7 @@ impl WriteTx for PgTx<'_> {
             dedup_key,
             payload,
             received_at_us,
-        } = item
-        else {
-            return Err(StoreError::Corrupt("not an inbound item".to_owned()));
-        };
+        } = item;
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO inbound_messages (dedup_key, provider, provider_message_id, \
              sender_hash, sender_sealed, sender_masked, sender_country, \

@@ -20,7 +20,7 @@ use super::flows::{self, BatchOutcome, NewReview, WriteTx};
 use super::{BatchWriter, Command, ItemResult, Job, run_writer};
 use crate::store::summary::{Delivery, SUMMARY_COLUMNS, Summary};
 use crate::store::{
-    EVENT_COLUMNS, EventRecord, IngestItem, MessageRecord, NewMessage, NewRetry, NewVerification,
+    EVENT_COLUMNS, EventRecord, InboundItem, MessageRecord, NewMessage, NewRetry, NewVerification,
     NewVerificationEvent, RetryRecord, StoreError,
 };
 
@@ -205,8 +205,8 @@ impl WriteTx for SqliteTx<'_> {
         Ok(())
     }
 
-    async fn insert_inbound(&mut self, item: &IngestItem) -> Result<bool, StoreError> {
-        let IngestItem::Inbound {
+    async fn insert_inbound(&mut self, item: &InboundItem) -> Result<bool, StoreError> {
+        let InboundItem {
             provider,
             report,
             sender,
@@ -215,10 +215,7 @@ impl WriteTx for SqliteTx<'_> {
             dedup_key,
             payload,
             received_at_us,
-        } = item
-        else {
-            return Err(StoreError::Corrupt("not an inbound item".to_owned()));
-        };
+        } = item;
         let id: Option<i64> = self
             .0
             .prepare_cached(
