@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::views::{MessageView, RetryView};
 use crate::app::AppState;
 use crate::crypto::token_digest;
-use crate::domain::outbound::{self, FieldError, OutboundMessage, RETRY_KINDS, RegisterRequest};
+use crate::domain::outbound::{self, FieldError, OutboundMessage, RegisterRequest, RetryKind};
 use crate::providers::KNOWN;
 use crate::store::{NewMessage, NewRetry, ProductAction, Registration};
 
@@ -203,12 +203,12 @@ async fn record_retry(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<RetryView>), ApiError> {
     let request: RetryRequest = parse_json(body)?;
-    let kind = outbound::one_of("kind", request.kind, &RETRY_KINDS)?.ok_or_else(|| {
-        FieldError::new(
-            "kind",
-            format!("is required: one of {}", RETRY_KINDS.join(", ")),
-        )
-    })?;
+    let kinds = RetryKind::ALL.map(RetryKind::as_str);
+    let kind = outbound::one_of("kind", request.kind, &kinds)?
+        .and_then(|kind| RetryKind::parse(&kind))
+        .ok_or_else(|| {
+            FieldError::new("kind", format!("is required: one of {}", kinds.join(", ")))
+        })?;
     let retry = NewRetry {
         message_id: id,
         kind,

@@ -16,7 +16,7 @@ use super::retries::RETRY_COLUMNS;
 use super::summary::{Delivery, SUMMARY_COLUMNS, Summary, plan};
 use super::{
     IngestItem, IngestOutcome, MessageRecord, NewMessage, NewRetry, NewVerification,
-    NewVerificationEvent, Registration, RetryRecord, SealedPayload, Store, StoreError,
+    NewVerificationEvent, Registration, RetryRecord, ReviewKind, SealedPayload, Store, StoreError,
 };
 
 impl Store {
@@ -139,7 +139,7 @@ impl Store {
         );
         let record: Option<RetryRecord> = sqlx::query_as(&sql)
             .bind(&r.message_id)
-            .bind(&r.kind)
+            .bind(r.kind.as_str())
             .bind(&r.new_message_id)
             .bind(&r.reason)
             .bind(r.created_at_us)
@@ -210,7 +210,7 @@ impl Store {
                     let review = Review {
                         provider,
                         route,
-                        kind: "unreadable",
+                        kind: ReviewKind::Unreadable,
                         reason,
                         event_id: None,
                         payload,
@@ -300,7 +300,7 @@ impl Store {
             let review = Review {
                 provider: d.provider,
                 route: "status",
-                kind: "unknown_status",
+                kind: ReviewKind::UnknownStatus,
                 reason: &reason,
                 event_id: Some(*event_id),
                 payload: d.payload,
@@ -456,7 +456,7 @@ async fn ingest_inbound(
 struct Review<'a> {
     provider: &'a str,
     route: &'a str,
-    kind: &'static str,
+    kind: ReviewKind,
     reason: &'a str,
     event_id: Option<i64>,
     payload: &'a SealedPayload,
@@ -470,7 +470,7 @@ async fn insert_review(conn: &mut AnyConnection, r: &Review<'_>) -> Result<(), S
     )
     .bind(r.provider)
     .bind(r.route)
-    .bind(r.kind)
+    .bind(r.kind.as_str())
     .bind(r.reason)
     .bind(r.event_id)
     .bind(&r.payload.content_type)
@@ -518,7 +518,7 @@ async fn insert_verification_event(
          recorded_at_us) SELECT id, $2, $3, $4, $5 FROM verifications WHERE id = $1",
     )
     .bind(&e.verification_id)
-    .bind(e.kind)
+    .bind(e.kind.as_str())
     .bind(&e.message_id)
     .bind(e.occurred_at_us)
     .bind(e.recorded_at_us)

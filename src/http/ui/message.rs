@@ -241,18 +241,19 @@ async fn load_page(
         verifications: verifications
             .into_iter()
             .map(|(v, events)| {
-                let kinds: Vec<(VerificationEventKind, i64)> = events
-                    .iter()
-                    .filter_map(|e| {
-                        Some((VerificationEventKind::parse(&e.kind)?, e.occurred_at_us))
-                    })
-                    .collect();
+                let kinds: Vec<(VerificationEventKind, i64)> =
+                    events.iter().map(|e| (e.kind, e.occurred_at_us)).collect();
                 VerificationRow {
                     id: v.id,
                     outcome: outcome(&kinds),
                     steps: events
                         .into_iter()
-                        .map(|e| (e.kind, format_instant(e.occurred_at_us, agent.zone)))
+                        .map(|e| {
+                            (
+                                e.kind.as_str().to_owned(),
+                                format_instant(e.occurred_at_us, agent.zone),
+                            )
+                        })
                         .collect(),
                 }
             })
@@ -275,7 +276,7 @@ async fn load_page(
 /// `origin`: the row links to the earlier message instead of the new one.
 fn retry_row(r: RetryRecord, zone: Tz, origin: bool) -> RetryRow {
     RetryRow {
-        kind: r.kind.replace('_', " "),
+        kind: r.kind.as_str().replace('_', " "),
         linked_message_id: if origin {
             Some(r.message_id)
         } else {
