@@ -4,6 +4,7 @@
 //! decided here.
 
 pub mod accounts;
+pub mod login;
 pub mod tokens;
 
 use crate::domain::account::AuditAction;
