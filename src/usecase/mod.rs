@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod login;
+pub mod reveal;
 pub mod tokens;
 
 use crate::domain::account::AuditAction;
@@ -51,6 +52,9 @@ pub enum UseCaseError {
     /// page can capitalize it and the CLI can put its flag in front.
     #[error("{0}")]
     Invalid(String),
+    /// What the request names does not exist ("Message").
+    #[error("{0} not found")]
+    NotFound(&'static str),
     /// Input that is valid but clashes with what is stored.
     #[error("{0}")]
     Conflict(String),
