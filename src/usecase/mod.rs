@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod login;
+pub mod registration;
 pub mod reveal;
 pub mod tokens;
 
