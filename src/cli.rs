@@ -206,6 +206,7 @@ fn usage(flag: &'static str) -> impl Fn(UseCaseError) -> CliError {
         UseCaseError::Conflict(message) | UseCaseError::Internal(message) => {
             CliError::Usage(message)
         }
+        UseCaseError::NotFound(what) => CliError::Usage(format!("{what} not found")),
         UseCaseError::Store(store) => StartError::from(store).into(),
     }
 }

@@ -24,7 +24,44 @@ pub const USE_CASES: [&str; 5] = [
     "marketing",
     "other",
 ];
-pub const RETRY_KINDS: [&str; 4] = ["retry", "resend", "provider_failover", "channel_fallback"];
+/// How a message was sent again in another's place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryKind {
+    Retry,
+    Resend,
+    ProviderFailover,
+    ChannelFallback,
+}
+
+impl RetryKind {
+    pub const ALL: [Self; 4] = [
+        Self::Retry,
+        Self::Resend,
+        Self::ProviderFailover,
+        Self::ChannelFallback,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Retry => "retry",
+            Self::Resend => "resend",
+            Self::ProviderFailover => "provider_failover",
+            Self::ChannelFallback => "channel_fallback",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+impl TryFrom<String> for RetryKind {
+    type Error = super::UnknownValue;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text).ok_or_else(|| super::UnknownValue::new("retry kind", text))
+    }
+}
 
 /// A rejected field and why, in words an API client can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -52,6 +52,14 @@ impl VerificationEventKind {
     }
 }
 
+impl TryFrom<String> for VerificationEventKind {
+    type Error = super::UnknownValue;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text).ok_or_else(|| super::UnknownValue::new("verification event kind", text))
+    }
+}
+
 /// How a verification stands given its events as `(kind, occurred_at_us)`:
 /// the latest ending event wins (a user may fail, then complete on a resend);
 /// without one it is still pending.

@@ -15,9 +15,10 @@ use super::error::ApiError;
 use super::views::{MessageView, RetryView};
 use crate::app::AppState;
 use crate::crypto::token_digest;
-use crate::domain::outbound::{self, FieldError, OutboundMessage, RETRY_KINDS, RegisterRequest};
+use crate::domain::outbound::{self, FieldError, OutboundMessage, RegisterRequest, RetryKind};
 use crate::providers::KNOWN;
-use crate::store::{NewMessage, NewRetry, ProductAction, Registration};
+use crate::store::{NewRetry, Registration};
+use crate::usecase::registration;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -87,41 +88,7 @@ async fn register(
 ) -> Result<Response, ApiError> {
     let request: RegisterRequest = parse_json(body)?;
     let message = OutboundMessage::parse(request, &KNOWN)?;
-    let fingerprint = {
-        let canonical =
-            serde_json::to_vec(&message).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        token_digest(&String::from_utf8_lossy(&canonical))
-    };
-    let recipient = state.cipher.protect_number(&message.to).map_err(|e| {
-        tracing::error!(error = %e, "cannot seal recipient");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error",
-        )
-    })?;
-    let new = NewMessage {
-        id: uuid::Uuid::now_v7().to_string(),
-        idempotency_key: message.idempotency_key,
-        request_fingerprint: fingerprint,
-        provider: message.provider,
-        provider_message_id: message.provider_message_id,
-        recipient,
-        sender_identity: message.sender_identity,
-        sender_type: message.sender_type,
-        template_key: message.template_key,
-        use_case: message.use_case,
-        user_ref: message.user_ref,
-        product_action: ProductAction {
-            kind: message.product_action_kind,
-            reference: message.product_action_ref,
-            url: message.product_action_url,
-        },
-        recipient_timezone: message.recipient_timezone,
-        sent_at_us: message.sent_at.map(|t| t.timestamp_micros()),
-        metadata_json: message.metadata.map(|m| m.to_string()),
-        created_at_us: now_us(),
-    };
+    let new = registration::new_message(message, &state.cipher)?;
     match state.writes.register_message(new).await? {
         Registration::Created(record) => {
             Ok((StatusCode::CREATED, Json(MessageView::summary(&record)?)).into_response())
@@ -203,12 +170,12 @@ async fn record_retry(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<RetryView>), ApiError> {
     let request: RetryRequest = parse_json(body)?;
-    let kind = outbound::one_of("kind", request.kind, &RETRY_KINDS)?.ok_or_else(|| {
-        FieldError::new(
-            "kind",
-            format!("is required: one of {}", RETRY_KINDS.join(", ")),
-        )
-    })?;
+    let kinds = RetryKind::ALL.map(RetryKind::as_str);
+    let kind = outbound::one_of("kind", request.kind, &kinds)?
+        .and_then(|kind| RetryKind::parse(&kind))
+        .ok_or_else(|| {
+            FieldError::new("kind", format!("is required: one of {}", kinds.join(", ")))
+        })?;
     let retry = NewRetry {
         message_id: id,
         kind,

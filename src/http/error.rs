@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::domain::outbound::FieldError;
 use crate::ingest::IngestError;
 use crate::store::StoreError;
+use crate::usecase::UseCaseError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -70,6 +71,20 @@ impl From<FieldError> for ApiError {
             code: "invalid_field",
             message: e.to_string(),
             field: Some(e.field),
+        }
+    }
+}
+
+impl From<UseCaseError> for ApiError {
+    fn from(e: UseCaseError) -> Self {
+        match e {
+            UseCaseError::Invalid(message) => Self::bad_request(message),
+            UseCaseError::NotFound(what) => Self::not_found(&what.to_lowercase()),
+            UseCaseError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            UseCaseError::Store(store) => store.into(),
+            UseCaseError::Internal(message) => {
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+            }
         }
     }
 }

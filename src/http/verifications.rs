@@ -50,7 +50,7 @@ pub struct VerificationView {
 
 #[derive(Debug, Serialize)]
 struct VerificationEventView {
-    kind: String,
+    kind: VerificationEventKind,
     message_id: Option<String>,
     occurred_at: Option<String>,
     recorded_at: Option<String>,
@@ -135,7 +135,7 @@ async fn new_event(
         .unwrap_or(recorded_at_us);
     Ok(NewVerificationEvent {
         verification_id: verification_id.to_owned(),
-        kind: kind.as_str(),
+        kind,
         message_id,
         occurred_at_us,
         recorded_at_us,
@@ -148,10 +148,8 @@ async fn load(state: &AppState, id: &str) -> Result<VerificationView, ApiError> 
         .verification(id)
         .await?
         .ok_or_else(|| ApiError::not_found("verification"))?;
-    let steps: Vec<(VerificationEventKind, i64)> = events
-        .iter()
-        .filter_map(|e| VerificationEventKind::parse(&e.kind).map(|k| (k, e.occurred_at_us)))
-        .collect();
+    let steps: Vec<(VerificationEventKind, i64)> =
+        events.iter().map(|e| (e.kind, e.occurred_at_us)).collect();
     Ok(VerificationView {
         id: verification.id,
         user_ref: verification.user_ref,

@@ -159,7 +159,7 @@ impl From<&RetryRecord> for RetryView {
         Self {
             id: r.id,
             message_id: r.message_id.clone(),
-            kind: r.kind.clone(),
+            kind: r.kind.as_str().to_owned(),
             new_message_id: r.new_message_id.clone(),
             reason: r.reason.clone(),
             created_at: rfc3339(r.created_at_us),

@@ -1,6 +1,8 @@
 //! Retries and fallbacks: the links between a message and the one sent
 //! again in its place.
 
+use crate::domain::outbound::RetryKind;
+
 use super::{Store, StoreError};
 
 pub(super) const RETRY_COLUMNS: &str =
@@ -9,7 +11,7 @@ pub(super) const RETRY_COLUMNS: &str =
 #[derive(Debug, Clone)]
 pub struct NewRetry {
     pub message_id: String,
-    pub kind: String,
+    pub kind: RetryKind,
     pub new_message_id: Option<String>,
     pub reason: Option<String>,
     pub created_at_us: i64,
@@ -19,7 +21,8 @@ pub struct NewRetry {
 pub struct RetryRecord {
     pub id: i64,
     pub message_id: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: RetryKind,
     pub new_message_id: Option<String>,
     pub reason: Option<String>,
     pub created_at_us: i64,

@@ -2,6 +2,8 @@
 
 use sqlx::AnyConnection;
 
+use crate::domain::verification::VerificationEventKind;
+
 use super::{Store, StoreError};
 
 /// A verification and the `requested` event that opens it.
@@ -16,7 +18,7 @@ pub struct NewVerification {
 #[derive(Debug, Clone)]
 pub struct NewVerificationEvent {
     pub verification_id: String,
-    pub kind: &'static str,
+    pub kind: VerificationEventKind,
     pub message_id: Option<String>,
     pub occurred_at_us: i64,
     pub recorded_at_us: i64,
@@ -32,7 +34,8 @@ pub struct VerificationRecord {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct VerificationEventRecord {
     pub id: i64,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: VerificationEventKind,
     pub message_id: Option<String>,
     pub occurred_at_us: i64,
     pub recorded_at_us: i64,

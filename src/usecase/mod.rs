@@ -4,6 +4,9 @@
 //! decided here.
 
 pub mod accounts;
+pub mod login;
+pub mod registration;
+pub mod reveal;
 pub mod tokens;
 
 use crate::domain::account::AuditAction;
@@ -50,6 +53,9 @@ pub enum UseCaseError {
     /// page can capitalize it and the CLI can put its flag in front.
     #[error("{0}")]
     Invalid(String),
+    /// What the request names does not exist ("Message").
+    #[error("{0} not found")]
+    NotFound(&'static str),
     /// Input that is valid but clashes with what is stored.
     #[error("{0}")]
     Conflict(String),

@@ -175,7 +175,7 @@ async fn unknown_status_is_stored_for_review_and_leaves_the_summary() {
     );
     let review = app.state.store.review_items(10).await.unwrap();
     assert_eq!(review.len(), 1);
-    assert_eq!(review[0].kind, "unknown_status");
+    assert_eq!(review[0].kind, smstrail::store::ReviewKind::UnknownStatus);
     assert!(review[0].event_id.is_some());
 }
 
@@ -196,7 +196,7 @@ async fn authentic_but_unparseable_payload_goes_to_review() {
     assert!(
         review
             .iter()
-            .all(|r| r.kind == "unreadable" && r.event_id.is_none())
+            .all(|r| r.kind == smstrail::store::ReviewKind::Unreadable && r.event_id.is_none())
     );
     // The raw payload is kept, encrypted at rest, and opens with the data key.
     let raw = app

@@ -18,6 +18,7 @@ use crate::crypto::token_digest;
 use crate::domain::account::{AuditAction, Role, check_password, normalize_email};
 use crate::store::{NewAuditEntry, StoreError, UserChange};
 use crate::usecase::accounts::{self, NewAccount};
+use crate::usecase::login;
 
 /// Said for an unknown email, a wrong password and a disabled account alike.
 const LOGIN_REFUSED: &str = "That email and password do not match an active account.";
@@ -76,7 +77,7 @@ pub async fn login(
     addr: ClientAddr,
     CsrfForm { form, token }: CsrfForm<LoginForm>,
 ) -> Result<Response, UiError> {
-    let email = normalize_email(&form.email).unwrap_or_else(|_| form.email.trim().to_lowercase());
+    let email = login::login_key(&form.email);
     if let Err(wait) = state.login_limiter.check(&email, addr.0) {
         // Not audited: the throttle exists because of floods, and a flood
         // must not be able to fill the audit log.
@@ -85,42 +86,13 @@ pub async fn login(
             retry_after_secs: wait.as_secs().max(1),
         });
     }
-    let user = state.store.user_by_email(&email).await?;
-    let matches = password::verify(
-        form.password,
-        user.as_ref().map(|u| u.password_hash.clone()),
-    )
-    .await;
-    let entry = |action, actor_id: Option<String>| NewAuditEntry {
-        at_us: now_us(),
-        actor_id,
-        actor_email: Some(email.chars().take(254).collect()),
-        client_addr: Some(addr.0.to_string()),
-        ..NewAuditEntry::new(action)
-    };
-    match user {
-        Some(user) if matches && user.is_active() => {
+    let allowed = login::login(&state.store, &email, form.password, addr.0.to_string()).await?;
+    match allowed {
+        Some(user) => {
             start_session(&session, &user).await?;
-            state
-                .store
-                .append_audit(&entry(AuditAction::Login, Some(user.id.clone())))
-                .await?;
             Ok(Redirect::to(safe_next(&form.next)).into_response())
         }
-        user => {
-            let mut failed = entry(
-                AuditAction::LoginFailed,
-                user.as_ref().map(|u| u.id.clone()),
-            );
-            failed.detail = Some(
-                match &user {
-                    None => "unknown email",
-                    Some(u) if !u.is_active() => "account disabled",
-                    Some(_) => "wrong password",
-                }
-                .to_owned(),
-            );
-            state.store.append_audit(&failed).await?;
+        None => {
             let page = LoginPage {
                 chrome: Chrome::new(&token, None, "login")?,
                 email: form.email.chars().take(254).collect(),

@@ -120,13 +120,11 @@ impl From<UseCaseError> for UiError {
             UseCaseError::Conflict(message) => {
                 Self::new(StatusCode::CONFLICT, capitalize(&message))
             }
+            UseCaseError::NotFound(what) => Self::not_found(what),
             UseCaseError::Store(store) => store.into(),
             UseCaseError::Internal(message) => {
                 tracing::error!(error = %message, "use case failed");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong on our side.",
-                )
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, capitalize(&message))
             }
         }
     }

@@ -11,12 +11,12 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+use super::account::capitalize;
 use super::error::UiError;
-use super::page::{Chrome, audit_by, now_us, render};
+use super::page::{Chrome, actor, now_us, render};
 use super::session::{Agent, ClientAddr, CsrfForm};
 use crate::app::AppState;
 use crate::crypto::DataCipher;
-use crate::domain::account::AuditAction;
 use crate::domain::error_catalog::{ErrorNote, explain, status_note};
 use crate::domain::guidance::next_step;
 use crate::domain::phone::mask_numbers_in_text;
@@ -25,6 +25,8 @@ use crate::domain::timezones::{RecipientZone, format_duration_us, format_instant
 use crate::domain::verification::{VerificationEventKind, outcome};
 use crate::domain::{DeliveryStatus, StatusAt};
 use crate::store::{EventRecord, MessageRecord, RetryRecord};
+use crate::usecase::UseCaseError;
+use crate::usecase::reveal::{self, Reveal};
 
 /// One instant three ways.
 pub struct Times {
@@ -153,43 +155,25 @@ pub async fn reveal(
     CsrfForm { form, token }: CsrfForm<RevealForm>,
 ) -> Result<Response, UiError> {
     let mut page = load_page(&state, &agent, &token, &id).await?;
-    let reason = form.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        page.reveal_error =
-            Some("Give a reason (up to 500 characters) to reveal the number.".to_owned());
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(token, page)).into_response());
+    let actor = actor(&agent, &addr);
+    match reveal::reveal(&state.store, &state.cipher, &id, &form.reason, &actor).await {
+        Ok(Reveal::Revealed(number)) => {
+            page.revealed = Some(number);
+            Ok(render(token, page))
+        }
+        Ok(Reveal::Denied) => {
+            page.reveal_error = Some(
+                "You have no live reveal grant: ask an admin for one. This attempt was recorded."
+                    .to_owned(),
+            );
+            Ok((StatusCode::FORBIDDEN, render(token, page)).into_response())
+        }
+        Err(UseCaseError::Invalid(message)) => {
+            page.reveal_error = Some(capitalize(&message));
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(token, page)).into_response())
+        }
+        Err(other) => Err(other.into()),
     }
-    let grant = state.store.live_grant(&agent.user.id, now_us()).await?;
-    let mut entry = audit_by(&agent, &addr, AuditAction::Reveal);
-    entry.message_id = Some(id.clone());
-    entry.reason = Some(reason.to_owned());
-    let Some(grant) = grant else {
-        entry.action = AuditAction::RevealDenied;
-        entry.detail = Some("no live reveal grant".to_owned());
-        state.store.append_audit(&entry).await?;
-        page.reveal_error = Some(
-            "You have no live reveal grant: ask an admin for one. This attempt was recorded."
-                .to_owned(),
-        );
-        return Ok((StatusCode::FORBIDDEN, render(token, page)).into_response());
-    };
-    let message = state
-        .store
-        .message(&id)
-        .await?
-        .ok_or_else(|| UiError::not_found("Message"))?;
-    let number = state.cipher.open(&message.recipient_sealed).map_err(|e| {
-        tracing::error!(message = %id, error = %e, "cannot decrypt a recipient");
-        UiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The stored number cannot be decrypted with this data key.",
-        )
-    })?;
-    entry.detail = Some(format!("grant {}", grant.id));
-    // Audited before the number leaves: no record, no reveal.
-    state.store.append_audit(&entry).await?;
-    page.revealed = Some(String::from_utf8_lossy(&number).into_owned());
-    Ok(render(token, page))
 }
 
 async fn load_page(
@@ -241,18 +225,19 @@ async fn load_page(
         verifications: verifications
             .into_iter()
             .map(|(v, events)| {
-                let kinds: Vec<(VerificationEventKind, i64)> = events
-                    .iter()
-                    .filter_map(|e| {
-                        Some((VerificationEventKind::parse(&e.kind)?, e.occurred_at_us))
-                    })
-                    .collect();
+                let kinds: Vec<(VerificationEventKind, i64)> =
+                    events.iter().map(|e| (e.kind, e.occurred_at_us)).collect();
                 VerificationRow {
                     id: v.id,
                     outcome: outcome(&kinds),
                     steps: events
                         .into_iter()
-                        .map(|e| (e.kind, format_instant(e.occurred_at_us, agent.zone)))
+                        .map(|e| {
+                            (
+                                e.kind.as_str().to_owned(),
+                                format_instant(e.occurred_at_us, agent.zone),
+                            )
+                        })
                         .collect(),
                 }
             })
@@ -275,7 +260,7 @@ async fn load_page(
 /// `origin`: the row links to the earlier message instead of the new one.
 fn retry_row(r: RetryRecord, zone: Tz, origin: bool) -> RetryRow {
     RetryRow {
-        kind: r.kind.replace('_', " "),
+        kind: r.kind.as_str().replace('_', " "),
         linked_message_id: if origin {
             Some(r.message_id)
         } else {

@@ -473,7 +473,7 @@ impl WriteTx for PgTx<'_> {
              RETURNING id, message_id, kind, new_message_id, reason, created_at_us",
         )
         .bind(&r.message_id)
-        .bind(&r.kind)
+        .bind(r.kind.as_str())
         .bind(&r.new_message_id)
         .bind(&r.reason)
         .bind(r.created_at_us)
@@ -501,7 +501,7 @@ impl WriteTx for PgTx<'_> {
              WHERE id = $1",
         )
         .bind(&e.verification_id)
-        .bind(e.kind)
+        .bind(e.kind.as_str())
         .bind(&e.message_id)
         .bind(e.occurred_at_us)
         .bind(e.recorded_at_us)

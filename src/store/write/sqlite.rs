@@ -406,7 +406,7 @@ impl WriteTx for SqliteTx<'_> {
             .query_row(
                 params![
                     r.message_id,
-                    r.kind,
+                    r.kind.as_str(),
                     r.new_message_id,
                     r.reason,
                     r.created_at_us
@@ -438,7 +438,7 @@ impl WriteTx for SqliteTx<'_> {
             )?
             .execute(params![
                 e.verification_id,
-                e.kind,
+                e.kind.as_str(),
                 e.message_id,
                 e.occurred_at_us,
                 e.recorded_at_us
@@ -464,7 +464,7 @@ fn retry(row: &Row<'_>) -> rusqlite::Result<RetryRecord> {
     Ok(RetryRecord {
         id: row.get(0)?,
         message_id: row.get(1)?,
-        kind: row.get(2)?,
+        kind: parsed(row, "kind")?,
         new_message_id: row.get(3)?,
         reason: row.get(4)?,
         created_at_us: row.get(5)?,
@@ -494,7 +494,7 @@ fn event(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
         raw_status: row.get("raw_status")?,
         status: row
             .get::<_, Option<String>>("status")?
-            .map(|text| parse_text(&text))
+            .map(parse_text)
             .transpose()?,
         error_code: row.get("error_code")?,
         provider_occurred_at_us: row.get("provider_occurred_at_us")?,
@@ -539,18 +539,18 @@ fn message(row: &Row<'_>) -> rusqlite::Result<MessageRecord> {
 /// A text column holding one of our enums; unknown text is an error, never a guess.
 fn parsed<T>(row: &Row<'_>, column: &str) -> rusqlite::Result<T>
 where
-    T: std::str::FromStr,
-    T::Err: std::error::Error + Send + Sync + 'static,
+    T: TryFrom<String>,
+    T::Error: std::error::Error + Send + Sync + 'static,
 {
-    parse_text(&row.get::<_, String>(column)?)
+    parse_text(row.get::<_, String>(column)?)
 }
 
-fn parse_text<T>(text: &str) -> rusqlite::Result<T>
+fn parse_text<T>(text: String) -> rusqlite::Result<T>
 where
-    T: std::str::FromStr,
-    T::Err: std::error::Error + Send + Sync + 'static,
+    T: TryFrom<String>,
+    T::Error: std::error::Error + Send + Sync + 'static,
 {
-    text.parse().map_err(|e| {
+    T::try_from(text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })
 }

@@ -1,0 +1,60 @@
+//! Reveal policy: an agent sees a recipient's number in clear only with a
+//! stated reason and a live grant, and only after the audit log has the
+//! reveal (no record, no reveal). Refusals for want of a grant are audited
+//! too; a missing reason is not an attempt.
+
+use super::{Actor, UseCaseError, now_us};
+use crate::crypto::DataCipher;
+use crate::domain::account::AuditAction;
+use crate::store::Store;
+
+const MAX_REASON_CHARS: usize = 500;
+
+#[derive(Debug)]
+pub enum Reveal {
+    /// The number in clear.
+    Revealed(String),
+    /// No live grant; the attempt was audited.
+    Denied,
+}
+
+pub async fn reveal(
+    store: &Store,
+    cipher: &DataCipher,
+    message_id: &str,
+    reason: &str,
+    actor: &Actor,
+) -> Result<Reveal, UseCaseError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        return Err(UseCaseError::Invalid(format!(
+            "give a reason (up to {MAX_REASON_CHARS} characters) to reveal the number"
+        )));
+    }
+    let user_id = actor.id.as_deref().unwrap_or_default();
+    let grant = store.live_grant(user_id, now_us()).await?;
+    let mut entry = actor.audit(AuditAction::Reveal, now_us());
+    entry.message_id = Some(message_id.to_owned());
+    entry.reason = Some(reason.to_owned());
+    let Some(grant) = grant else {
+        entry.action = AuditAction::RevealDenied;
+        entry.detail = Some("no live reveal grant".to_owned());
+        store.append_audit(&entry).await?;
+        return Ok(Reveal::Denied);
+    };
+    let message = store
+        .message(message_id)
+        .await?
+        .ok_or(UseCaseError::NotFound("Message"))?;
+    let number = cipher.open(&message.recipient_sealed).map_err(|e| {
+        tracing::error!(message = %message_id, error = %e, "cannot decrypt a recipient");
+        UseCaseError::Internal(
+            "the stored number cannot be decrypted with this data key".to_owned(),
+        )
+    })?;
+    entry.detail = Some(format!("grant {}", grant.id));
+    store.append_audit(&entry).await?;
+    Ok(Reveal::Revealed(
+        String::from_utf8_lossy(&number).into_owned(),
+    ))
+}
