@@ -7,10 +7,22 @@
 //! percentiles and the server's memory. Afterwards it checks every message's
 //! timeline: nothing lost, nothing doubled.
 //!
+//! Registration is a timed phase of its own, at the same concurrency. With
+//! `--preload N` the database first gets N messages of history (3 N events),
+//! so the rates on an empty and on a full database can be compared: the
+//! write path's cost must not grow with the data. `--plans` prints the query
+//! plans of the write path's statements on that database and flags full scans.
+//!
 //! ```text
 //! cargo bench --bench ingest_load -- [--backend sqlite|postgres] [--postgres URL]
 //!     [--batch N] [--writers N] [--messages N] [--concurrency C[,C…]] [--seed S]
+//!     [--preload N[,N…]] [--plans]
 //! ```
+
+#[path = "ingest_load/plans.rs"]
+mod plans;
+#[path = "ingest_load/preload.rs"]
+mod preload;
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -39,7 +51,12 @@ usage: cargo bench --bench ingest_load -- [options]
   --writers N                SMSTRAIL_INGEST_WRITERS for the server (PostgreSQL only)
   --messages N               messages per run (default: 2000)
   --concurrency C[,C...]     callback concurrency, repeatable (default: 16,64,256)
-  --seed S                   seed of the callback plan (default: 1)";
+  --seed S                   seed of the callback plan (default: 1)
+  --preload N[,N...]         messages (3 events each) written into the database before
+                             the server starts, repeatable; 0 is an empty database
+                             (default: 0). Each preload is run at every concurrency.
+  --plans                    after each run, print the query plans of the write path's
+                             statements on its database and flag full scans";
 
 const DEFAULT_MESSAGES: usize = 2000;
 const DEFAULT_CONCURRENCIES: [usize; 3] = [16, 64, 256];
@@ -106,6 +123,8 @@ struct Options {
     messages: usize,
     concurrencies: Vec<usize>,
     seed: u64,
+    preloads: Vec<usize>,
+    plans: bool,
 }
 
 impl Options {
@@ -117,6 +136,8 @@ impl Options {
         let mut messages = DEFAULT_MESSAGES;
         let mut concurrencies = Vec::new();
         let mut seed = 1;
+        let mut preloads = Vec::new();
+        let mut plans = false;
 
         let mut args = args;
         while let Some(arg) = args.next() {
@@ -155,6 +176,14 @@ impl Options {
                         .parse()
                         .map_err(|_| "--seed must be a whole number".to_owned())?
                 }
+                "--preload" => {
+                    for part in value()?.split(',').filter(|p| !p.trim().is_empty()) {
+                        preloads.push(part.trim().parse().map_err(|_| {
+                            format!("--preload must be whole numbers, got {part:?}")
+                        })?);
+                    }
+                }
+                "--plans" => plans = true,
                 "-h" | "--help" => return Err("help requested".to_owned()),
                 other => return Err(format!("unknown argument {other:?}")),
             }
@@ -177,6 +206,9 @@ impl Options {
         if concurrencies.is_empty() {
             concurrencies = DEFAULT_CONCURRENCIES.to_vec();
         }
+        if preloads.is_empty() {
+            preloads.push(0);
+        }
         Ok(Self {
             backend,
             postgres_url,
@@ -185,6 +217,8 @@ impl Options {
             messages,
             concurrencies,
             seed,
+            preloads,
+            plans,
         })
     }
 
@@ -214,24 +248,28 @@ fn positive(name: &str, text: &str) -> Result<usize, String> {
 async fn run_matrix(options: &Options) -> ExitCode {
     let mut reports = Vec::new();
     let mut failed = false;
-    for &concurrency in &options.concurrencies {
-        match run_once(options, concurrency).await {
-            Ok(report) => {
-                println!("{}", report.line());
-                failed |= report.wrong_messages > 0;
-                reports.push(report);
-            }
-            Err(message) => {
-                eprintln!(
-                    "ingest_load: {} run at concurrency {concurrency} failed: {message}",
-                    options.backend.name()
-                );
-                failed = true;
+    for &preload in &options.preloads {
+        for &concurrency in &options.concurrencies {
+            match run_once(options, preload, concurrency).await {
+                Ok(report) => {
+                    println!("{}", report.line());
+                    failed |= report.wrong_messages > 0;
+                    reports.push(report);
+                }
+                Err(message) => {
+                    eprintln!(
+                        "ingest_load: {} run with {preload} preloaded at concurrency \
+                         {concurrency} failed: {message}",
+                        options.backend.name()
+                    );
+                    failed = true;
+                }
             }
         }
     }
     println!();
     print_table(&reports);
+    print_growth(&reports);
     if failed {
         ExitCode::FAILURE
     } else {
@@ -239,14 +277,35 @@ async fn run_matrix(options: &Options) -> ExitCode {
     }
 }
 
-/// One run: fresh database, fresh server, the whole scenario, cleanup.
-async fn run_once(options: &Options, concurrency: usize) -> Result<RunReport, String> {
+/// One run: fresh database (preloaded if asked), fresh server, the whole
+/// scenario, the plans if asked, cleanup.
+async fn run_once(
+    options: &Options,
+    preload: usize,
+    concurrency: usize,
+) -> Result<RunReport, String> {
     let database = Database::create(options).await?;
     let result = async {
+        if preload > 0 {
+            migrate(database.url(), options).await?;
+            let took = preload::fill(options.backend, database.url(), preload).await?;
+            eprintln!(
+                "ingest_load: preloaded {preload} messages and {} events in {:.1}s",
+                preload * 3,
+                took.as_secs_f64()
+            );
+        }
         let server = Server::start(database.url(), options).await?;
         let result = run_scenario(&server, options, concurrency).await;
         server.stop().await;
-        result
+        let mut report = result?;
+        report.preloaded = preload;
+        if options.plans {
+            let plans = plans::explain_all(options.backend, database.url()).await?;
+            plans::print(options.backend, &plans);
+            report.plans_with_scans = plans.iter().filter(|p| !p.scans.is_empty()).count();
+        }
+        Ok(report)
     }
     .await;
     // Dropped whatever happened, so failed runs leave no databases behind.
@@ -262,9 +321,8 @@ async fn run_scenario(
     let rss = RssSampler::start(server.pid);
     let mut rng = Rng::new(options.seed);
 
-    let started = Instant::now();
-    let messages = Arc::new(register_messages(server, options.messages).await?);
-    let registration = started.elapsed();
+    let (messages, registration) = register_messages(server, options.messages, concurrency).await?;
+    let messages = Arc::new(messages);
 
     // Plan and sign everything up front so the timed phase measures the
     // server, not the client's HMACs.
@@ -282,8 +340,9 @@ async fn run_scenario(
         backend: options.backend,
         batch: options.batch_label(),
         concurrency,
-        messages: messages.len(),
+        preloaded: 0,
         registration,
+        plans_with_scans: 0,
         duplicates_sent: plan.iter().filter(|c| c.repeat).count(),
         load,
         cpu,
@@ -524,6 +583,25 @@ async fn create_token(env: Vec<(String, String)>) -> Result<String, String> {
     Ok(token)
 }
 
+/// `smstrail migrate`: the real schema, so that the preload fills the tables
+/// the server will use.
+async fn migrate(database_url: &str, options: &Options) -> Result<(), String> {
+    let env = server_env(database_url, 0, "http://127.0.0.1", options);
+    let output =
+        tokio::task::spawn_blocking(move || smstrail_command(&env).arg("migrate").output())
+            .await
+            .map_err(|e| format!("migrate task failed: {e}"))?
+            .map_err(|e| format!("cannot run smstrail migrate: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "smstrail migrate failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
 /// A port nobody listens on: bind port 0, read what the kernel gave, release it.
 fn free_port() -> Result<u16, String> {
     let listener =
@@ -713,16 +791,44 @@ struct Message {
     to: String,
 }
 
-async fn register_messages(server: &Server, count: usize) -> Result<Vec<Message>, String> {
-    let client = server.client.clone();
-    let url = server.url("/api/v1/messages");
+/// The registration phase, timed like the callbacks: `POST /api/v1/messages`
+/// at the run's concurrency, each with its own idempotency key.
+async fn register_messages(
+    server: &Server,
+    count: usize,
+    concurrency: usize,
+) -> Result<(Vec<Message>, LoadResult), String> {
+    // Its own client, so the pool is sized to this run's concurrency.
+    let client = http_client(concurrency)?;
+    let url = Arc::new(server.url("/api/v1/messages"));
     let token = Arc::new(server.token.clone());
-    let results = for_each_concurrently(count, SETUP_CONCURRENCY, move |index| {
+    let started = Instant::now();
+    let results = for_each_concurrently(count, concurrency, move |index| {
         let (client, url, token) = (client.clone(), url.clone(), token.clone());
-        async move { register_one(&client, &url, &token, index).await }
+        async move {
+            let began = Instant::now();
+            let outcome = register_one(&client, &url, &token, index).await;
+            (began.elapsed(), outcome)
+        }
     })
     .await;
-    results.into_iter().collect()
+    let elapsed = started.elapsed();
+    let mut latencies = Vec::with_capacity(count);
+    let mut messages = Vec::with_capacity(count);
+    for (latency, outcome) in results {
+        latencies.push(latency);
+        // Every message is needed for the callback phase.
+        messages.push(outcome?);
+    }
+    latencies.sort_unstable();
+    let load = LoadResult {
+        sent: count,
+        elapsed,
+        latencies,
+        errors: 0,
+        first_error: None,
+    };
+    Ok((messages, load))
 }
 
 async fn register_one(
@@ -1067,8 +1173,11 @@ struct RunReport {
     backend: Backend,
     batch: String,
     concurrency: usize,
-    messages: usize,
-    registration: Duration,
+    /// Messages written into the database before the server started.
+    preloaded: usize,
+    registration: LoadResult,
+    /// Statements whose plan has a full scan (with `--plans`).
+    plans_with_scans: usize,
     duplicates_sent: usize,
     load: LoadResult,
     cpu: CpuUse,
@@ -1090,13 +1199,21 @@ impl RunReport {
 
     fn line(&self) -> String {
         let load = &self.load;
+        let registration = &self.registration;
         let mut line = format!(
-            "{} batch={} c={}: {} callbacks ({} repeats) in {:.2}s = {:.0}/s, \
+            "{} preload={} batch={} c={}: {} registrations in {:.2}s = {:.0}/s, \
+             p50 {:.2} ms p99 {:.2} ms; {} callbacks ({} repeats) in {:.2}s = {:.0}/s, \
              p50 {:.2} ms p95 {:.2} ms p99 {:.2} ms max {:.2} ms, errors {}, \
-             peak RSS {:.1} MB (VmHWM {:.1} MB), registered {} in {:.2}s",
+             peak RSS {:.1} MB (VmHWM {:.1} MB)",
             self.backend.name(),
+            self.preloaded,
             self.batch,
             self.concurrency,
+            registration.sent,
+            registration.elapsed.as_secs_f64(),
+            registration.per_second(),
+            registration.percentile_ms(50.0),
+            registration.percentile_ms(99.0),
             load.sent,
             self.duplicates_sent,
             load.elapsed.as_secs_f64(),
@@ -1108,8 +1225,6 @@ impl RunReport {
             load.errors,
             mb(self.peak_rss_kb),
             mb(self.hwm_kb),
-            self.messages,
-            self.registration.as_secs_f64(),
         );
         if let Some(cpu) = self.cpu.describe() {
             line += &format!(", {cpu}");
@@ -1128,21 +1243,81 @@ impl RunReport {
     }
 }
 
+/// How much slower each preloaded run was than the empty run at the same
+/// concurrency: the issue allows at most 20 %.
+fn print_growth(reports: &[RunReport]) {
+    const ALLOWED_LOSS: f64 = 0.20;
+    let mut lines = Vec::new();
+    for full in reports.iter().filter(|r| r.preloaded > 0) {
+        let Some(empty) = reports
+            .iter()
+            .find(|r| r.preloaded == 0 && r.concurrency == full.concurrency)
+        else {
+            continue;
+        };
+        let verdict = |ratio: f64| {
+            if ratio >= 1.0 - ALLOWED_LOSS {
+                "ok"
+            } else {
+                "SLOWER than allowed"
+            }
+        };
+        let registrations = full.registration.per_second() / empty.registration.per_second();
+        let callbacks = full.load.per_second() / empty.load.per_second();
+        lines.push(format!(
+            "c={}: preloaded {} / empty: registrations/s x{registrations:.2} ({}), \
+             callbacks/s x{callbacks:.2} ({}), callback p99 x{:.2}, registration p99 x{:.2}",
+            full.concurrency,
+            full.preloaded,
+            verdict(registrations),
+            verdict(callbacks),
+            full.load.percentile_ms(99.0) / empty.load.percentile_ms(99.0),
+            full.registration.percentile_ms(99.0) / empty.registration.percentile_ms(99.0),
+        ));
+    }
+    if !lines.is_empty() {
+        println!(
+            "\nGrowth with the data (at most {:.0} % slower allowed):",
+            ALLOWED_LOSS * 100.0
+        );
+        for line in lines {
+            println!("  {line}");
+        }
+    }
+    let scanning: Vec<String> = reports
+        .iter()
+        .filter(|r| r.plans_with_scans > 0)
+        .map(|r| {
+            format!(
+                "preload {} c={}: {}",
+                r.preloaded, r.concurrency, r.plans_with_scans
+            )
+        })
+        .collect();
+    if !scanning.is_empty() {
+        println!("\nStatements with full scans: {}", scanning.join(", "));
+    }
+}
+
 fn mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
 
 fn print_table(reports: &[RunReport]) {
     println!(
-        "| backend | batch max | concurrency | callbacks/s | p50 ms | p95 ms | p99 ms | peak RSS MB | verified |"
+        "| backend | preloaded | batch max | concurrency | registrations/s | reg. p99 ms \
+         | callbacks/s | p50 ms | p95 ms | p99 ms | peak RSS MB | verified |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for r in reports {
         println!(
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} |",
+            "| {} | {} | {} | {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} |",
             r.backend.name(),
+            r.preloaded,
             r.batch,
             r.concurrency,
+            r.registration.per_second(),
+            r.registration.percentile_ms(99.0),
             r.load.per_second(),
             r.load.percentile_ms(50.0),
             r.load.percentile_ms(95.0),
