@@ -301,8 +301,9 @@ async fn run_once(
         let mut report = result?;
         report.preloaded = preload;
         if options.plans {
+            let sizes = plans::table_sizes(options.backend, database.url()).await?;
             let plans = plans::explain_all(options.backend, database.url()).await?;
-            plans::print(options.backend, &plans);
+            plans::print(options.backend, &sizes, &plans);
             report.plans_with_scans = plans.iter().filter(|p| !p.scans.is_empty()).count();
         }
         Ok(report)

@@ -263,6 +263,36 @@ pub struct Plan {
     pub fk_checks: Vec<String>,
 }
 
+/// The tables the statements read, whose sizes the plans depend on.
+const TABLES: [&str; 5] = [
+    "messages",
+    "message_events",
+    "event_duplicates",
+    "unmatched_callbacks",
+    "review_items",
+];
+
+/// Rows per table, printed above the plans: a scan of a table that holds a
+/// handful of rows is the planner's right choice today and a problem later.
+pub async fn table_sizes(backend: Backend, url: &str) -> Result<Vec<(&'static str, i64)>, String> {
+    let mut sizes = Vec::new();
+    for table in TABLES {
+        let sql = format!("SELECT count(*) FROM {table}");
+        let counted = match backend {
+            Backend::Sqlite => match SqliteConnection::connect(url).await {
+                Ok(mut conn) => sqlx::query_scalar(&sql).fetch_one(&mut conn).await,
+                Err(e) => Err(e),
+            },
+            Backend::Postgres => match PgConnection::connect(url).await {
+                Ok(mut conn) => sqlx::query_scalar(&sql).fetch_one(&mut conn).await,
+                Err(e) => Err(e),
+            },
+        };
+        sizes.push((table, counted.map_err(|e| format!("plans: {sql}: {e}"))?));
+    }
+    Ok(sizes)
+}
+
 /// Takes every statement's plan on the database behind `url`.
 pub async fn explain_all(backend: Backend, url: &str) -> Result<Vec<Plan>, String> {
     match backend {
@@ -496,11 +526,13 @@ impl Sample {
 }
 
 /// Prints every plan, each full scan marked.
-pub fn print(backend: Backend, plans: &[Plan]) {
+pub fn print(backend: Backend, sizes: &[(&str, i64)], plans: &[Plan]) {
     let how = match backend {
         Backend::Sqlite => "EXPLAIN QUERY PLAN",
         Backend::Postgres => "EXPLAIN (generic plan)",
     };
+    let sizes: Vec<String> = sizes.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    println!("\nRows: {}", sizes.join(", "));
     println!("\nQuery plans ({}, {how}):", backend.name());
     for plan in plans {
         println!("\n{}:", plan.name);

@@ -94,6 +94,19 @@ SELECT
     randomblob($5)
 FROM m CROSS JOIN s ORDER BY i, k";
 
+/// One stored event in ten was delivered again (the run's duplicate rate):
+/// the duplicate counts the timeline reads are a table of their own.
+const DUPLICATES: &str = "\
+INSERT INTO event_duplicates (event_id, count, last_received_at_us)
+SELECT id, 1 + (id / 10) % 3, received_at_us + 2000000 FROM message_events WHERE id % 10 = 7";
+
+/// Callbacks for messages that were never registered (~0.4 %), waiting in
+/// unmatched_callbacks; `u` is no hex digit, so no run's id collides.
+const UNMATCHED: &str = "\
+INSERT INTO unmatched_callbacks (provider, provider_message_id, first_received_at_us)
+SELECT provider, 'SMu' || substr(provider_message_id, 3), created_at_us FROM messages
+WHERE substr(provider_message_id, 33, 2) = '00'";
+
 async fn fill_sqlite(
     url: &str,
     messages: usize,
@@ -130,6 +143,12 @@ async fn fill_sqlite(
                 .map_err(|e| format!("preload: inserting {what} {lo}..{hi}: {e}"))?;
         }
         progress(hi, messages);
+    }
+    for sql in [DUPLICATES, UNMATCHED] {
+        sqlx::query(sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| format!("preload: {sql}: {e}"))?;
     }
     tx.commit()
         .await
@@ -224,6 +243,12 @@ async fn fill_postgres(
                 .map_err(|e| format!("preload: inserting {what} {lo}..{hi}: {e}"))?;
         }
         progress(hi, messages);
+    }
+    for sql in [DUPLICATES, UNMATCHED] {
+        sqlx::query(sql)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| format!("preload: {sql}: {e}"))?;
     }
     // A production database of this size has been analyzed by autovacuum
     // long ago; without statistics the planner would guess, and the plans
