@@ -50,7 +50,8 @@ usage: cargo bench --bench ingest_load -- [options]
   --batch N                  SMSTRAIL_INGEST_BATCH_MAX for the server (default: the server's)
   --writers N                SMSTRAIL_INGEST_WRITERS for the server (PostgreSQL only)
   --messages N               messages per run (default: 2000)
-  --concurrency C[,C...]     callback concurrency, repeatable (default: 16,64,256)
+  --concurrency C[,C...]     concurrency of registrations and callbacks, repeatable
+                             (default: 16,64,256)
   --seed S                   seed of the callback plan (default: 1)
   --preload N[,N...]         messages (3 events each) written into the database before
                              the server starts, repeatable; 0 is an empty database
@@ -301,10 +302,11 @@ async fn run_once(
         let mut report = result?;
         report.preloaded = preload;
         if options.plans {
-            let sizes = plans::table_sizes(options.backend, database.url()).await?;
-            let plans = plans::explain_all(options.backend, database.url()).await?;
-            plans::print(options.backend, &sizes, &plans);
-            report.plans_with_scans = plans.iter().filter(|p| !p.scans.is_empty()).count();
+            // A failure here must not throw away the measured run.
+            match plans_of(options.backend, database.url()).await {
+                Ok(with_scans) => report.plans_with_scans = Some(with_scans),
+                Err(error) => eprintln!("ingest_load: --plans failed: {error}"),
+            }
         }
         Ok(report)
     }
@@ -312,6 +314,14 @@ async fn run_once(
     // Dropped whatever happened, so failed runs leave no databases behind.
     database.remove().await;
     result
+}
+
+/// Prints the plans; returns how many statements scan.
+async fn plans_of(backend: Backend, url: &str) -> Result<usize, String> {
+    let sizes = plans::table_sizes(backend, url).await?;
+    let plans = plans::explain_all(backend, url).await?;
+    plans::print(backend, &sizes, &plans);
+    Ok(plans.iter().filter(|p| !p.scans.is_empty()).count())
 }
 
 async fn run_scenario(
@@ -322,7 +332,13 @@ async fn run_scenario(
     let rss = RssSampler::start(server.pid);
     let mut rng = Rng::new(options.seed);
 
+    let cpu_before = CpuSnapshot::take(server.pid);
     let (messages, registration) = register_messages(server, options.messages, concurrency).await?;
+    let registration_cpu = CpuUse::between(
+        &cpu_before,
+        &CpuSnapshot::take(server.pid),
+        registration.elapsed,
+    );
     let messages = Arc::new(messages);
 
     // Plan and sign everything up front so the timed phase measures the
@@ -343,7 +359,8 @@ async fn run_scenario(
         concurrency,
         preloaded: 0,
         registration,
-        plans_with_scans: 0,
+        registration_cpu,
+        plans_with_scans: None,
         duplicates_sent: plan.iter().filter(|c| c.repeat).count(),
         load,
         cpu,
@@ -735,6 +752,12 @@ impl CpuUse {
             server: percent(before.server, after.server),
             machine: percent(before.machine, after.machine),
         }
+    }
+
+    /// Server CPU milliseconds per request of a phase.
+    fn server_ms_per(&self, phase: &LoadResult) -> Option<f64> {
+        let seconds = self.server? / 100.0 * phase.elapsed.as_secs_f64();
+        Some(seconds * 1000.0 / phase.sent.max(1) as f64)
     }
 
     fn describe(&self) -> Option<String> {
@@ -1177,8 +1200,9 @@ struct RunReport {
     /// Messages written into the database before the server started.
     preloaded: usize,
     registration: LoadResult,
-    /// Statements whose plan has a full scan (with `--plans`).
-    plans_with_scans: usize,
+    registration_cpu: CpuUse,
+    /// Statements whose plan has a full scan (with `--plans`, when it worked).
+    plans_with_scans: Option<usize>,
     duplicates_sent: usize,
     load: LoadResult,
     cpu: CpuUse,
@@ -1230,6 +1254,14 @@ impl RunReport {
         if let Some(cpu) = self.cpu.describe() {
             line += &format!(", {cpu}");
         }
+        if let (Some(registration), Some(callback)) = (
+            self.registration_cpu.server_ms_per(&self.registration),
+            self.cpu.server_ms_per(load),
+        ) {
+            line += &format!(
+                ", server CPU {registration:.2} ms/registration {callback:.2} ms/callback"
+            );
+        }
         if let Some((stored, duplicate)) = self.counted {
             line += &format!(", server counted {stored} stored / {duplicate} duplicate");
         }
@@ -1265,15 +1297,31 @@ fn print_growth(reports: &[RunReport]) {
         };
         let registrations = full.registration.per_second() / empty.registration.per_second();
         let callbacks = full.load.per_second() / empty.load.per_second();
+        // The server's CPU per request hardly depends on what else runs on
+        // the machine, unlike the rates: it tells work that grows with the
+        // data from time spent waiting for a core or the disk.
+        let cpu_ratio = |full_ms: Option<f64>, empty_ms: Option<f64>| match (full_ms, empty_ms) {
+            (Some(full), Some(empty)) if empty > 0.0 => format!("x{:.2}", full / empty),
+            _ => "n/a".to_owned(),
+        };
         lines.push(format!(
             "c={}: preloaded {} / empty: registrations/s x{registrations:.2} ({}), \
-             callbacks/s x{callbacks:.2} ({}), callback p99 x{:.2}, registration p99 x{:.2}",
+             callbacks/s x{callbacks:.2} ({}), registration p99 x{:.2}, callback p99 x{:.2}, \
+             server CPU per registration {} per callback {}",
             full.concurrency,
             full.preloaded,
             verdict(registrations),
             verdict(callbacks),
-            full.load.percentile_ms(99.0) / empty.load.percentile_ms(99.0),
             full.registration.percentile_ms(99.0) / empty.registration.percentile_ms(99.0),
+            full.load.percentile_ms(99.0) / empty.load.percentile_ms(99.0),
+            cpu_ratio(
+                full.registration_cpu.server_ms_per(&full.registration),
+                empty.registration_cpu.server_ms_per(&empty.registration)
+            ),
+            cpu_ratio(
+                full.cpu.server_ms_per(&full.load),
+                empty.cpu.server_ms_per(&empty.load)
+            ),
         ));
     }
     if !lines.is_empty() {
@@ -1287,11 +1335,13 @@ fn print_growth(reports: &[RunReport]) {
     }
     let scanning: Vec<String> = reports
         .iter()
-        .filter(|r| r.plans_with_scans > 0)
+        .filter(|r| r.plans_with_scans.is_some_and(|n| n > 0))
         .map(|r| {
             format!(
                 "preload {} c={}: {}",
-                r.preloaded, r.concurrency, r.plans_with_scans
+                r.preloaded,
+                r.concurrency,
+                r.plans_with_scans.unwrap_or_default()
             )
         })
         .collect();
