@@ -36,7 +36,20 @@ pub async fn fill(backend: Backend, url: &str, messages: usize) -> Result<Durati
         Backend::Sqlite => fill_sqlite(url, messages, first_us, step_us).await?,
         Backend::Postgres => fill_postgres(url, messages, first_us, step_us).await?,
     }
+    settle();
     Ok(started.elapsed())
+}
+
+/// The load was written without waiting for the disk, so gigabytes of it
+/// may still be on their way there; flushed during the measured run, they
+/// would slow every fsync of the server and charge the fixture to the data
+/// size. `sync` waits until they are written.
+fn settle() {
+    match std::process::Command::new("sync").status() {
+        Ok(status) if status.success() => {}
+        Ok(status) => eprintln!("ingest_load: warning: sync after the preload failed ({status})"),
+        Err(e) => eprintln!("ingest_load: warning: cannot run sync after the preload: {e}"),
+    }
 }
 
 /// `h` scatters `i` over 32 bits (Knuth's multiplicative hash; the product
@@ -257,6 +270,11 @@ async fn fill_postgres(
         .execute(&mut conn)
         .await
         .map_err(|e| format!("preload: VACUUM ANALYZE: {e}"))?;
+    // Written out now rather than by the checkpointer during the measured
+    // run (needs superuser or pg_checkpoint; without, the run is merely noisier).
+    if let Err(e) = sqlx::query("CHECKPOINT").execute(&mut conn).await {
+        eprintln!("ingest_load: warning: CHECKPOINT after the preload failed: {e}");
+    }
     let _ = conn.close().await;
     Ok(())
 }
