@@ -16,7 +16,7 @@
 //! ```text
 //! cargo bench --bench ingest_load -- [--backend sqlite|postgres] [--postgres URL]
 //!     [--batch N] [--writers N] [--messages N] [--concurrency C[,C…]] [--seed S]
-//!     [--preload N[,N…]] [--plans]
+//!     [--preload N[,N…]] [--rounds N] [--plans]
 //! ```
 
 #[path = "ingest_load/plans.rs"]
@@ -56,8 +56,11 @@ usage: cargo bench --bench ingest_load -- [options]
   --preload N[,N...]         messages (3 events each) written into the database before
                              the server starts, repeatable; 0 is an empty database
                              (default: 0). Each preload is run at every concurrency.
-  --plans                    after each run, print the query plans of the write path's
-                             statements on its database and flag full scans";
+  --rounds N                 rounds per concurrency (default: 1); each round runs once on
+                             every --preload database in turn, and the summary compares
+                             medians
+  --plans                    after the runs, print the query plans of the write path's
+                             statements on each database and flag full scans";
 
 const DEFAULT_MESSAGES: usize = 2000;
 const DEFAULT_CONCURRENCIES: [usize; 3] = [16, 64, 256];
@@ -125,6 +128,7 @@ struct Options {
     concurrencies: Vec<usize>,
     seed: u64,
     preloads: Vec<usize>,
+    rounds: usize,
     plans: bool,
 }
 
@@ -139,6 +143,7 @@ impl Options {
         let mut seed = 1;
         let mut preloads = Vec::new();
         let mut plans = false;
+        let mut rounds = 1;
 
         let mut args = args;
         while let Some(arg) = args.next() {
@@ -185,6 +190,7 @@ impl Options {
                     }
                 }
                 "--plans" => plans = true,
+                "--rounds" => rounds = positive(&name, &value()?)?,
                 "-h" | "--help" => return Err("help requested".to_owned()),
                 other => return Err(format!("unknown argument {other:?}")),
             }
@@ -219,6 +225,7 @@ impl Options {
             concurrencies,
             seed,
             preloads,
+            rounds,
             plans,
         })
     }
@@ -249,22 +256,18 @@ fn positive(name: &str, text: &str) -> Result<usize, String> {
 async fn run_matrix(options: &Options) -> ExitCode {
     let mut reports = Vec::new();
     let mut failed = false;
-    for &preload in &options.preloads {
-        for &concurrency in &options.concurrencies {
-            match run_once(options, preload, concurrency).await {
-                Ok(report) => {
-                    println!("{}", report.line());
-                    failed |= report.wrong_messages > 0;
-                    reports.push(report);
-                }
-                Err(message) => {
-                    eprintln!(
-                        "ingest_load: {} run with {preload} preloaded at concurrency \
-                         {concurrency} failed: {message}",
-                        options.backend.name()
-                    );
-                    failed = true;
-                }
+    for &concurrency in &options.concurrencies {
+        match run_interleaved(options, concurrency).await {
+            Ok(mut runs) => {
+                failed |= runs.iter().any(|r| r.wrong_messages > 0);
+                reports.append(&mut runs);
+            }
+            Err(message) => {
+                eprintln!(
+                    "ingest_load: {} runs at concurrency {concurrency} failed: {message}",
+                    options.backend.name()
+                );
+                failed = true;
             }
         }
     }
@@ -278,41 +281,63 @@ async fn run_matrix(options: &Options) -> ExitCode {
     }
 }
 
-/// One run: fresh database (preloaded if asked), fresh server, the whole
-/// scenario, the plans if asked, cleanup.
-async fn run_once(
-    options: &Options,
-    preload: usize,
-    concurrency: usize,
-) -> Result<RunReport, String> {
-    let database = Database::create(options).await?;
+/// One database per `--preload` (fresh, filled if asked), then `--rounds`
+/// rounds that each run the whole scenario once on every database in turn,
+/// each time on a fresh server, then the plans if asked, cleanup.
+///
+/// Alternating the databases round by round spreads whatever else the
+/// machine is doing over all of them alike; runs one after the other on a
+/// busy machine differed by up to 2x on the same database.
+async fn run_interleaved(options: &Options, concurrency: usize) -> Result<Vec<RunReport>, String> {
+    let mut databases = Vec::new();
     let result = async {
-        if preload > 0 {
-            migrate(database.url(), options).await?;
-            let took = preload::fill(options.backend, database.url(), preload).await?;
-            eprintln!(
-                "ingest_load: preloaded {preload} messages and {} events in {:.1}s",
-                preload * 3,
-                took.as_secs_f64()
-            );
-        }
-        let server = Server::start(database.url(), options).await?;
-        let result = run_scenario(&server, options, concurrency).await;
-        server.stop().await;
-        let mut report = result?;
-        report.preloaded = preload;
-        if options.plans {
-            // A failure here must not throw away the measured run.
-            match plans_of(options.backend, database.url()).await {
-                Ok(with_scans) => report.plans_with_scans = Some(with_scans),
-                Err(error) => eprintln!("ingest_load: --plans failed: {error}"),
+        for &preload in &options.preloads {
+            databases.push((preload, Database::create(options).await?));
+            let database = &databases.last().expect("just pushed").1;
+            if preload > 0 {
+                migrate(database.url(), options).await?;
+                let took = preload::fill(options.backend, database.url(), preload).await?;
+                eprintln!(
+                    "ingest_load: preloaded {preload} messages and {} events in {:.1}s",
+                    preload * 3,
+                    took.as_secs_f64()
+                );
             }
         }
-        Ok(report)
+        let mut reports = Vec::new();
+        for round in 0..options.rounds {
+            for (preload, database) in &databases {
+                let server = Server::start(database.url(), options).await?;
+                // Each round registers messages of its own.
+                let first = round * options.messages;
+                let result = run_scenario(&server, options, concurrency, first).await;
+                server.stop().await;
+                let mut report = result?;
+                report.preloaded = *preload;
+                report.round = round + 1;
+                println!("{}", report.line());
+                reports.push(report);
+            }
+        }
+        if options.plans {
+            for (preload, database) in &databases {
+                // A failure here must not throw away the measured runs.
+                match plans_of(options.backend, database.url()).await {
+                    Ok(with_scans) => reports
+                        .iter_mut()
+                        .filter(|r| r.preloaded == *preload)
+                        .for_each(|r| r.plans_with_scans = Some(with_scans)),
+                    Err(error) => eprintln!("ingest_load: --plans failed: {error}"),
+                }
+            }
+        }
+        Ok(reports)
     }
     .await;
     // Dropped whatever happened, so failed runs leave no databases behind.
-    database.remove().await;
+    for (_, database) in databases {
+        database.remove().await;
+    }
     result
 }
 
@@ -324,16 +349,20 @@ async fn plans_of(backend: Backend, url: &str) -> Result<usize, String> {
     Ok(plans.iter().filter(|p| !p.scans.is_empty()).count())
 }
 
+/// `first` is the number of the first message to register, so that rounds
+/// on one database register distinct messages.
 async fn run_scenario(
     server: &Server,
     options: &Options,
     concurrency: usize,
+    first: usize,
 ) -> Result<RunReport, String> {
     let rss = RssSampler::start(server.pid);
     let mut rng = Rng::new(options.seed);
 
     let cpu_before = CpuSnapshot::take(server.pid);
-    let (messages, registration) = register_messages(server, options.messages, concurrency).await?;
+    let (messages, registration) =
+        register_messages(server, options.messages, concurrency, first).await?;
     let registration_cpu = CpuUse::between(
         &cpu_before,
         &CpuSnapshot::take(server.pid),
@@ -358,6 +387,7 @@ async fn run_scenario(
         batch: options.batch_label(),
         concurrency,
         preloaded: 0,
+        round: 1,
         registration,
         registration_cpu,
         plans_with_scans: None,
@@ -821,6 +851,7 @@ async fn register_messages(
     server: &Server,
     count: usize,
     concurrency: usize,
+    first: usize,
 ) -> Result<(Vec<Message>, LoadResult), String> {
     // Its own client, so the pool is sized to this run's concurrency.
     let client = http_client(concurrency)?;
@@ -831,7 +862,7 @@ async fn register_messages(
         let (client, url, token) = (client.clone(), url.clone(), token.clone());
         async move {
             let began = Instant::now();
-            let outcome = register_one(&client, &url, &token, index).await;
+            let outcome = register_one(&client, &url, &token, first + index).await;
             (began.elapsed(), outcome)
         }
     })
@@ -1199,6 +1230,8 @@ struct RunReport {
     concurrency: usize,
     /// Messages written into the database before the server started.
     preloaded: usize,
+    /// Which of the `--rounds`, from 1.
+    round: usize,
     registration: LoadResult,
     registration_cpu: CpuUse,
     /// Statements whose plan has a full scan (with `--plans`, when it worked).
@@ -1226,12 +1259,13 @@ impl RunReport {
         let load = &self.load;
         let registration = &self.registration;
         let mut line = format!(
-            "{} preload={} batch={} c={}: {} registrations in {:.2}s = {:.0}/s, \
+            "{} preload={} round {} batch={} c={}: {} registrations in {:.2}s = {:.0}/s, \
              p50 {:.2} ms p99 {:.2} ms; {} callbacks ({} repeats) in {:.2}s = {:.0}/s, \
              p50 {:.2} ms p95 {:.2} ms p99 {:.2} ms max {:.2} ms, errors {}, \
              peak RSS {:.1} MB (VmHWM {:.1} MB)",
             self.backend.name(),
             self.preloaded,
+            self.round,
             self.batch,
             self.concurrency,
             registration.sent,
@@ -1276,78 +1310,116 @@ impl RunReport {
     }
 }
 
-/// How much slower each preloaded run was than the empty run at the same
-/// concurrency: the issue allows at most 20 %.
+/// A compared figure: its name, whether it is a rate (higher is better,
+/// and held to the allowed loss), and how to read it from a run.
+type Metric<'a> = (&'a str, bool, &'a dyn Fn(&RunReport) -> Option<f64>);
+
+/// How much slower the preloaded runs were than the empty runs at the same
+/// concurrency, median against median: the issue allows at most 20 %.
 fn print_growth(reports: &[RunReport]) {
     const ALLOWED_LOSS: f64 = 0.20;
-    let mut lines = Vec::new();
-    for full in reports.iter().filter(|r| r.preloaded > 0) {
-        let Some(empty) = reports
-            .iter()
-            .find(|r| r.preloaded == 0 && r.concurrency == full.concurrency)
-        else {
-            continue;
+    let median_of =
+        |preloaded: usize, concurrency: usize, metric: &dyn Fn(&RunReport) -> Option<f64>| {
+            let mut values: Vec<f64> = reports
+                .iter()
+                .filter(|r| r.preloaded == preloaded && r.concurrency == concurrency)
+                .filter_map(metric)
+                .collect();
+            median(&mut values)
         };
-        let verdict = |ratio: f64| {
-            if ratio >= 1.0 - ALLOWED_LOSS {
-                "ok"
-            } else {
-                "SLOWER than allowed"
-            }
-        };
-        let registrations = full.registration.per_second() / empty.registration.per_second();
-        let callbacks = full.load.per_second() / empty.load.per_second();
+    let metrics: [Metric; 6] = [
+        ("registrations/s", true, &|r| {
+            Some(r.registration.per_second())
+        }),
+        ("callbacks/s", true, &|r| Some(r.load.per_second())),
+        ("registration p99", false, &|r| {
+            Some(r.registration.percentile_ms(99.0))
+        }),
+        ("callback p99", false, &|r| Some(r.load.percentile_ms(99.0))),
         // The server's CPU per request hardly depends on what else runs on
         // the machine, unlike the rates: it tells work that grows with the
         // data from time spent waiting for a core or the disk.
-        let cpu_ratio = |full_ms: Option<f64>, empty_ms: Option<f64>| match (full_ms, empty_ms) {
-            (Some(full), Some(empty)) if empty > 0.0 => format!("x{:.2}", full / empty),
-            _ => "n/a".to_owned(),
-        };
-        lines.push(format!(
-            "c={}: preloaded {} / empty: registrations/s x{registrations:.2} ({}), \
-             callbacks/s x{callbacks:.2} ({}), registration p99 x{:.2}, callback p99 x{:.2}, \
-             server CPU per registration {} per callback {}",
-            full.concurrency,
-            full.preloaded,
-            verdict(registrations),
-            verdict(callbacks),
-            full.registration.percentile_ms(99.0) / empty.registration.percentile_ms(99.0),
-            full.load.percentile_ms(99.0) / empty.load.percentile_ms(99.0),
-            cpu_ratio(
-                full.registration_cpu.server_ms_per(&full.registration),
-                empty.registration_cpu.server_ms_per(&empty.registration)
-            ),
-            cpu_ratio(
-                full.cpu.server_ms_per(&full.load),
-                empty.cpu.server_ms_per(&empty.load)
-            ),
-        ));
+        ("server CPU/registration", false, &|r| {
+            r.registration_cpu.server_ms_per(&r.registration)
+        }),
+        ("server CPU/callback", false, &|r| {
+            r.cpu.server_ms_per(&r.load)
+        }),
+    ];
+    let mut groups: Vec<(usize, usize)> = reports
+        .iter()
+        .filter(|r| r.preloaded > 0)
+        .map(|r| (r.preloaded, r.concurrency))
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let mut lines = Vec::new();
+    for (preloaded, concurrency) in groups {
+        let mut parts = Vec::new();
+        for (name, is_rate, metric) in &metrics {
+            let (Some(full), Some(empty)) = (
+                median_of(preloaded, concurrency, metric),
+                median_of(0, concurrency, metric),
+            ) else {
+                continue;
+            };
+            if empty <= 0.0 {
+                continue;
+            }
+            let ratio = full / empty;
+            let verdict = match (is_rate, ratio >= 1.0 - ALLOWED_LOSS) {
+                (false, _) => "",
+                (true, true) => " (ok)",
+                (true, false) => " (SLOWER than allowed)",
+            };
+            parts.push(format!("{name} x{ratio:.2}{verdict}"));
+        }
+        if !parts.is_empty() {
+            lines.push(format!(
+                "c={concurrency}: preloaded {preloaded} / empty: {}",
+                parts.join(", ")
+            ));
+        }
     }
     if !lines.is_empty() {
+        let rounds = reports.iter().map(|r| r.round).max().unwrap_or(1);
         println!(
-            "\nGrowth with the data (at most {:.0} % slower allowed):",
+            "\nGrowth with the data, medians of {rounds} round(s) (at most {:.0} % slower allowed):",
             ALLOWED_LOSS * 100.0
         );
         for line in lines {
             println!("  {line}");
         }
     }
-    let scanning: Vec<String> = reports
+    let mut scanning: Vec<String> = reports
         .iter()
         .filter(|r| r.plans_with_scans.is_some_and(|n| n > 0))
         .map(|r| {
             format!(
-                "preload {} c={}: {}",
+                "preload {}: {}",
                 r.preloaded,
-                r.concurrency,
                 r.plans_with_scans.unwrap_or_default()
             )
         })
         .collect();
+    scanning.sort();
+    scanning.dedup();
     if !scanning.is_empty() {
         println!("\nStatements with full scans: {}", scanning.join(", "));
     }
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    })
 }
 
 fn mb(kb: u64) -> f64 {
@@ -1356,17 +1428,18 @@ fn mb(kb: u64) -> f64 {
 
 fn print_table(reports: &[RunReport]) {
     println!(
-        "| backend | preloaded | batch max | concurrency | registrations/s | reg. p99 ms \
+        "| backend | preloaded | batch max | concurrency | round | registrations/s | reg. p99 ms \
          | callbacks/s | p50 ms | p95 ms | p99 ms | peak RSS MB | verified |"
     );
-    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for r in reports {
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} |",
+            "| {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} |",
             r.backend.name(),
             r.preloaded,
             r.batch,
             r.concurrency,
+            r.round,
             r.registration.per_second(),
             r.registration.percentile_ms(99.0),
             r.load.per_second(),
