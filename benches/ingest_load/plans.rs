@@ -352,40 +352,28 @@ pub async fn explain_all(backend: Backend, url: &str) -> Result<Vec<Plan>, Strin
                 .await
                 .map_err(|e| format!("plans: cannot connect: {e}"))?;
             let sample = sample_postgres(&mut conn).await?;
-            // The server's statements are prepared and run many times, so
-            // PostgreSQL soon settles on their generic plan: show that one,
-            // not a plan specialised for the sample values.
-            sqlx::raw_sql("SET plan_cache_mode = force_generic_plan")
-                .execute(&mut conn)
-                .await
-                .map_err(|e| format!("plans: {e}"))?;
             let mut plans = Vec::new();
             for statement in STATEMENTS {
-                let args: Vec<String> = (statement.args)(&sample)
-                    .iter()
-                    .map(|arg| arg.literal(backend))
-                    .collect();
-                // raw_sql: PREPARE/EXECUTE by name, outside sqlx's own
-                // statement cache.
-                // Typed like sqlx binds them: PostgreSQL would otherwise
-                // take an untyped parameter in a VALUES list for text.
-                let types: Vec<&str> = (statement.args)(&sample)
-                    .iter()
-                    .map(Arg::postgres_type)
-                    .collect();
-                let script = format!(
-                    "PREPARE bench_plan ({}) AS {}; EXPLAIN EXECUTE bench_plan({});",
-                    types.join(", "),
-                    statement.sql,
-                    args.join(", ")
-                );
-                let rows = sqlx::raw_sql(&script).fetch_all(&mut conn).await;
-                let _ = sqlx::raw_sql("DEALLOCATE bench_plan")
-                    .execute(&mut conn)
-                    .await;
-                let rows = rows.map_err(|e| format!("plans: {}: {e}", statement.name))?;
-                let lines: Vec<String> = rows.iter().map(|row| row.get::<String, _>(0)).collect();
-                let scans = postgres_scans(&lines);
+                // The server's statements are prepared and run many times:
+                // PostgreSQL plans the first five for their values (custom
+                // plans), then keeps the generic plan if it does not look
+                // dearer. Both are shown when they differ, and a scan in
+                // either counts.
+                let generic =
+                    explain_postgres(&mut conn, statement, &sample, "force_generic_plan").await?;
+                let custom =
+                    explain_postgres(&mut conn, statement, &sample, "force_custom_plan").await?;
+                let mut scans = postgres_scans(&generic);
+                let lines = if shape(&generic) == shape(&custom) {
+                    generic
+                } else {
+                    scans.extend(postgres_scans(&custom));
+                    let mut both = vec!["[generic plan]".to_owned()];
+                    both.extend(generic);
+                    both.push("[custom plan, for the sample values]".to_owned());
+                    both.extend(custom);
+                    both
+                };
                 plans.push(Plan {
                     name: statement.name,
                     lines,
@@ -397,6 +385,48 @@ pub async fn explain_all(backend: Backend, url: &str) -> Result<Vec<Plan>, Strin
             Ok(plans)
         }
     }
+}
+
+/// The plan's nodes without costs and conditions: a generic and a custom
+/// plan of the same shape differ only in `$1` against its value.
+fn shape(lines: &[String]) -> Vec<&str> {
+    lines
+        .iter()
+        .map(|line| line.split("  (cost=").next().unwrap_or_default())
+        .filter(|node| !node.contains(':'))
+        .collect()
+}
+
+/// `EXPLAIN EXECUTE` of the statement prepared with its parameters typed,
+/// under the given `plan_cache_mode`.
+async fn explain_postgres(
+    conn: &mut PgConnection,
+    statement: &Statement,
+    sample: &Sample,
+    plan_cache_mode: &str,
+) -> Result<Vec<String>, String> {
+    let args = (statement.args)(sample);
+    let literals: Vec<String> = args
+        .iter()
+        .map(|arg| arg.literal(Backend::Postgres))
+        .collect();
+    // Typed like sqlx binds them: PostgreSQL would otherwise take an
+    // untyped parameter in a VALUES list for text.
+    let types: Vec<&str> = args.iter().map(Arg::postgres_type).collect();
+    // raw_sql: PREPARE/EXECUTE by name, outside sqlx's own statement cache.
+    let script = format!(
+        "SET plan_cache_mode = {plan_cache_mode}; \
+         PREPARE bench_plan ({}) AS {}; EXPLAIN EXECUTE bench_plan({});",
+        types.join(", "),
+        statement.sql,
+        literals.join(", ")
+    );
+    let rows = sqlx::raw_sql(&script).fetch_all(&mut *conn).await;
+    let _ = sqlx::raw_sql("DEALLOCATE bench_plan; RESET plan_cache_mode")
+        .execute(&mut *conn)
+        .await;
+    let rows = rows.map_err(|e| format!("plans: {}: {e}", statement.name))?;
+    Ok(rows.iter().map(|row| row.get::<String, _>(0)).collect())
 }
 
 /// The table an `INSERT INTO t …` writes to.
@@ -529,7 +559,7 @@ impl Sample {
 pub fn print(backend: Backend, sizes: &[(&str, i64)], plans: &[Plan]) {
     let how = match backend {
         Backend::Sqlite => "EXPLAIN QUERY PLAN",
-        Backend::Postgres => "EXPLAIN (generic plan)",
+        Backend::Postgres => "EXPLAIN EXECUTE, generic and custom plan",
     };
     let sizes: Vec<String> = sizes.iter().map(|(t, n)| format!("{t} {n}")).collect();
     println!("\nRows: {}", sizes.join(", "));
