@@ -7,10 +7,22 @@
 //! percentiles and the server's memory. Afterwards it checks every message's
 //! timeline: nothing lost, nothing doubled.
 //!
+//! Registration is a timed phase of its own, at the same concurrency. With
+//! `--preload N` the database first gets N messages of history (3 N events),
+//! so the rates on an empty and on a full database can be compared: the
+//! write path's cost must not grow with the data. `--plans` prints the query
+//! plans of the write path's statements on that database and flags full scans.
+//!
 //! ```text
 //! cargo bench --bench ingest_load -- [--backend sqlite|postgres] [--postgres URL]
 //!     [--batch N] [--writers N] [--messages N] [--concurrency C[,C…]] [--seed S]
+//!     [--preload N[,N…]] [--rounds N] [--plans]
 //! ```
+
+#[path = "ingest_load/plans.rs"]
+mod plans;
+#[path = "ingest_load/preload.rs"]
+mod preload;
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -38,8 +50,17 @@ usage: cargo bench --bench ingest_load -- [options]
   --batch N                  SMSTRAIL_INGEST_BATCH_MAX for the server (default: the server's)
   --writers N                SMSTRAIL_INGEST_WRITERS for the server (PostgreSQL only)
   --messages N               messages per run (default: 2000)
-  --concurrency C[,C...]     callback concurrency, repeatable (default: 16,64,256)
-  --seed S                   seed of the callback plan (default: 1)";
+  --concurrency C[,C...]     concurrency of registrations and callbacks, repeatable
+                             (default: 16,64,256)
+  --seed S                   seed of the callback plan (default: 1)
+  --preload N[,N...]         messages (3 events each) written into the database before
+                             the server starts, repeatable; 0 is an empty database
+                             (default: 0). Each preload is run at every concurrency.
+  --rounds N                 rounds per concurrency (default: 1); each round runs once on
+                             every --preload database in turn, and the summary compares
+                             medians
+  --plans                    after the runs, print the query plans of the write path's
+                             statements on each database and flag full scans";
 
 const DEFAULT_MESSAGES: usize = 2000;
 const DEFAULT_CONCURRENCIES: [usize; 3] = [16, 64, 256];
@@ -106,6 +127,9 @@ struct Options {
     messages: usize,
     concurrencies: Vec<usize>,
     seed: u64,
+    preloads: Vec<usize>,
+    rounds: usize,
+    plans: bool,
 }
 
 impl Options {
@@ -117,6 +141,9 @@ impl Options {
         let mut messages = DEFAULT_MESSAGES;
         let mut concurrencies = Vec::new();
         let mut seed = 1;
+        let mut preloads = Vec::new();
+        let mut plans = false;
+        let mut rounds = 1;
 
         let mut args = args;
         while let Some(arg) = args.next() {
@@ -155,6 +182,15 @@ impl Options {
                         .parse()
                         .map_err(|_| "--seed must be a whole number".to_owned())?
                 }
+                "--preload" => {
+                    for part in value()?.split(',').filter(|p| !p.trim().is_empty()) {
+                        preloads.push(part.trim().parse().map_err(|_| {
+                            format!("--preload must be whole numbers, got {part:?}")
+                        })?);
+                    }
+                }
+                "--plans" => plans = true,
+                "--rounds" => rounds = positive(&name, &value()?)?,
                 "-h" | "--help" => return Err("help requested".to_owned()),
                 other => return Err(format!("unknown argument {other:?}")),
             }
@@ -177,6 +213,9 @@ impl Options {
         if concurrencies.is_empty() {
             concurrencies = DEFAULT_CONCURRENCIES.to_vec();
         }
+        if preloads.is_empty() {
+            preloads.push(0);
+        }
         Ok(Self {
             backend,
             postgres_url,
@@ -185,6 +224,9 @@ impl Options {
             messages,
             concurrencies,
             seed,
+            preloads,
+            rounds,
+            plans,
         })
     }
 
@@ -215,15 +257,14 @@ async fn run_matrix(options: &Options) -> ExitCode {
     let mut reports = Vec::new();
     let mut failed = false;
     for &concurrency in &options.concurrencies {
-        match run_once(options, concurrency).await {
-            Ok(report) => {
-                println!("{}", report.line());
-                failed |= report.wrong_messages > 0;
-                reports.push(report);
+        match run_interleaved(options, concurrency).await {
+            Ok(mut runs) => {
+                failed |= runs.iter().any(|r| r.wrong_messages > 0);
+                reports.append(&mut runs);
             }
             Err(message) => {
                 eprintln!(
-                    "ingest_load: {} run at concurrency {concurrency} failed: {message}",
+                    "ingest_load: {} runs at concurrency {concurrency} failed: {message}",
                     options.backend.name()
                 );
                 failed = true;
@@ -232,6 +273,7 @@ async fn run_matrix(options: &Options) -> ExitCode {
     }
     println!();
     print_table(&reports);
+    print_growth(&reports);
     if failed {
         ExitCode::FAILURE
     } else {
@@ -239,32 +281,94 @@ async fn run_matrix(options: &Options) -> ExitCode {
     }
 }
 
-/// One run: fresh database, fresh server, the whole scenario, cleanup.
-async fn run_once(options: &Options, concurrency: usize) -> Result<RunReport, String> {
-    let database = Database::create(options).await?;
+/// One database per `--preload` (fresh, filled if asked), then `--rounds`
+/// rounds that each run the whole scenario once on every database in turn,
+/// each time on a fresh server, then the plans if asked, cleanup.
+///
+/// Alternating the databases round by round spreads whatever else the
+/// machine is doing over all of them alike; runs one after the other on a
+/// busy machine differed by up to 2x on the same database.
+async fn run_interleaved(options: &Options, concurrency: usize) -> Result<Vec<RunReport>, String> {
+    let mut databases = Vec::new();
     let result = async {
-        let server = Server::start(database.url(), options).await?;
-        let result = run_scenario(&server, options, concurrency).await;
-        server.stop().await;
-        result
+        for &preload in &options.preloads {
+            databases.push((preload, Database::create(options).await?));
+            let database = &databases.last().expect("just pushed").1;
+            if preload > 0 {
+                migrate(database.url(), options).await?;
+                let took = preload::fill(options.backend, database.url(), preload).await?;
+                eprintln!(
+                    "ingest_load: preloaded {preload} messages and {} events in {:.1}s",
+                    preload * 3,
+                    took.as_secs_f64()
+                );
+            }
+        }
+        let mut reports = Vec::new();
+        for round in 0..options.rounds {
+            for (preload, database) in &databases {
+                let server = Server::start(database.url(), options).await?;
+                // Each round registers messages of its own.
+                let first = round * options.messages;
+                let result = run_scenario(&server, options, concurrency, first).await;
+                server.stop().await;
+                let mut report = result?;
+                report.preloaded = *preload;
+                report.round = round + 1;
+                println!("{}", report.line());
+                reports.push(report);
+            }
+        }
+        if options.plans {
+            for (preload, database) in &databases {
+                // A failure here must not throw away the measured runs.
+                match plans_of(options.backend, database.url()).await {
+                    Ok(with_scans) => reports
+                        .iter_mut()
+                        .filter(|r| r.preloaded == *preload)
+                        .for_each(|r| r.plans_with_scans = Some(with_scans)),
+                    Err(error) => eprintln!("ingest_load: --plans failed: {error}"),
+                }
+            }
+        }
+        Ok(reports)
     }
     .await;
     // Dropped whatever happened, so failed runs leave no databases behind.
-    database.remove().await;
+    for (_, database) in databases {
+        database.remove().await;
+    }
     result
 }
 
+/// Prints the plans; returns how many statements scan.
+async fn plans_of(backend: Backend, url: &str) -> Result<usize, String> {
+    let sizes = plans::table_sizes(backend, url).await?;
+    let plans = plans::explain_all(backend, url).await?;
+    plans::print(backend, &sizes, &plans);
+    Ok(plans.iter().filter(|p| !p.scans.is_empty()).count())
+}
+
+/// `first` is the number of the first message to register, so that rounds
+/// on one database register distinct messages.
 async fn run_scenario(
     server: &Server,
     options: &Options,
     concurrency: usize,
+    first: usize,
 ) -> Result<RunReport, String> {
     let rss = RssSampler::start(server.pid);
     let mut rng = Rng::new(options.seed);
 
-    let started = Instant::now();
-    let messages = Arc::new(register_messages(server, options.messages).await?);
-    let registration = started.elapsed();
+    let cpu_before = CpuSnapshot::take(server.pid);
+    let (messages, registration) =
+        register_messages(server, options.messages, concurrency, first).await?;
+    let registration_cpu = CpuUse::between(
+        &cpu_before,
+        &CpuSnapshot::take(server.pid),
+        registration.elapsed,
+    );
+    let messages = Arc::new(messages);
 
     // Plan and sign everything up front so the timed phase measures the
     // server, not the client's HMACs.
@@ -282,8 +386,11 @@ async fn run_scenario(
         backend: options.backend,
         batch: options.batch_label(),
         concurrency,
-        messages: messages.len(),
+        preloaded: 0,
+        round: 1,
         registration,
+        registration_cpu,
+        plans_with_scans: None,
         duplicates_sent: plan.iter().filter(|c| c.repeat).count(),
         load,
         cpu,
@@ -524,6 +631,25 @@ async fn create_token(env: Vec<(String, String)>) -> Result<String, String> {
     Ok(token)
 }
 
+/// `smstrail migrate`: the real schema, so that the preload fills the tables
+/// the server will use.
+async fn migrate(database_url: &str, options: &Options) -> Result<(), String> {
+    let env = server_env(database_url, 0, "http://127.0.0.1", options);
+    let output =
+        tokio::task::spawn_blocking(move || smstrail_command(&env).arg("migrate").output())
+            .await
+            .map_err(|e| format!("migrate task failed: {e}"))?
+            .map_err(|e| format!("cannot run smstrail migrate: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "smstrail migrate failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
 /// A port nobody listens on: bind port 0, read what the kernel gave, release it.
 fn free_port() -> Result<u16, String> {
     let listener =
@@ -658,6 +784,12 @@ impl CpuUse {
         }
     }
 
+    /// Server CPU milliseconds per request of a phase.
+    fn server_ms_per(&self, phase: &LoadResult) -> Option<f64> {
+        let seconds = self.server? / 100.0 * phase.elapsed.as_secs_f64();
+        Some(seconds * 1000.0 / phase.sent.max(1) as f64)
+    }
+
     fn describe(&self) -> Option<String> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Some(format!(
@@ -713,16 +845,45 @@ struct Message {
     to: String,
 }
 
-async fn register_messages(server: &Server, count: usize) -> Result<Vec<Message>, String> {
-    let client = server.client.clone();
-    let url = server.url("/api/v1/messages");
+/// The registration phase, timed like the callbacks: `POST /api/v1/messages`
+/// at the run's concurrency, each with its own idempotency key.
+async fn register_messages(
+    server: &Server,
+    count: usize,
+    concurrency: usize,
+    first: usize,
+) -> Result<(Vec<Message>, LoadResult), String> {
+    // Its own client, so the pool is sized to this run's concurrency.
+    let client = http_client(concurrency)?;
+    let url = Arc::new(server.url("/api/v1/messages"));
     let token = Arc::new(server.token.clone());
-    let results = for_each_concurrently(count, SETUP_CONCURRENCY, move |index| {
+    let started = Instant::now();
+    let results = for_each_concurrently(count, concurrency, move |index| {
         let (client, url, token) = (client.clone(), url.clone(), token.clone());
-        async move { register_one(&client, &url, &token, index).await }
+        async move {
+            let began = Instant::now();
+            let outcome = register_one(&client, &url, &token, first + index).await;
+            (began.elapsed(), outcome)
+        }
     })
     .await;
-    results.into_iter().collect()
+    let elapsed = started.elapsed();
+    let mut latencies = Vec::with_capacity(count);
+    let mut messages = Vec::with_capacity(count);
+    for (latency, outcome) in results {
+        latencies.push(latency);
+        // Every message is needed for the callback phase.
+        messages.push(outcome?);
+    }
+    latencies.sort_unstable();
+    let load = LoadResult {
+        sent: count,
+        elapsed,
+        latencies,
+        errors: 0,
+        first_error: None,
+    };
+    Ok((messages, load))
 }
 
 async fn register_one(
@@ -1067,8 +1228,14 @@ struct RunReport {
     backend: Backend,
     batch: String,
     concurrency: usize,
-    messages: usize,
-    registration: Duration,
+    /// Messages written into the database before the server started.
+    preloaded: usize,
+    /// Which of the `--rounds`, from 1.
+    round: usize,
+    registration: LoadResult,
+    registration_cpu: CpuUse,
+    /// Statements whose plan has a full scan (with `--plans`, when it worked).
+    plans_with_scans: Option<usize>,
     duplicates_sent: usize,
     load: LoadResult,
     cpu: CpuUse,
@@ -1090,13 +1257,22 @@ impl RunReport {
 
     fn line(&self) -> String {
         let load = &self.load;
+        let registration = &self.registration;
         let mut line = format!(
-            "{} batch={} c={}: {} callbacks ({} repeats) in {:.2}s = {:.0}/s, \
+            "{} preload={} round {} batch={} c={}: {} registrations in {:.2}s = {:.0}/s, \
+             p50 {:.2} ms p99 {:.2} ms; {} callbacks ({} repeats) in {:.2}s = {:.0}/s, \
              p50 {:.2} ms p95 {:.2} ms p99 {:.2} ms max {:.2} ms, errors {}, \
-             peak RSS {:.1} MB (VmHWM {:.1} MB), registered {} in {:.2}s",
+             peak RSS {:.1} MB (VmHWM {:.1} MB)",
             self.backend.name(),
+            self.preloaded,
+            self.round,
             self.batch,
             self.concurrency,
+            registration.sent,
+            registration.elapsed.as_secs_f64(),
+            registration.per_second(),
+            registration.percentile_ms(50.0),
+            registration.percentile_ms(99.0),
             load.sent,
             self.duplicates_sent,
             load.elapsed.as_secs_f64(),
@@ -1108,11 +1284,17 @@ impl RunReport {
             load.errors,
             mb(self.peak_rss_kb),
             mb(self.hwm_kb),
-            self.messages,
-            self.registration.as_secs_f64(),
         );
         if let Some(cpu) = self.cpu.describe() {
             line += &format!(", {cpu}");
+        }
+        if let (Some(registration), Some(callback)) = (
+            self.registration_cpu.server_ms_per(&self.registration),
+            self.cpu.server_ms_per(load),
+        ) {
+            line += &format!(
+                ", server CPU {registration:.2} ms/registration {callback:.2} ms/callback"
+            );
         }
         if let Some((stored, duplicate)) = self.counted {
             line += &format!(", server counted {stored} stored / {duplicate} duplicate");
@@ -1128,21 +1310,138 @@ impl RunReport {
     }
 }
 
+/// A compared figure: its name, whether it is a rate (higher is better,
+/// and held to the allowed loss), and how to read it from a run.
+type Metric<'a> = (&'a str, bool, &'a dyn Fn(&RunReport) -> Option<f64>);
+
+/// How much slower the preloaded runs were than the empty runs at the same
+/// concurrency, median against median: the issue allows at most 20 %.
+fn print_growth(reports: &[RunReport]) {
+    const ALLOWED_LOSS: f64 = 0.20;
+    let median_of =
+        |preloaded: usize, concurrency: usize, metric: &dyn Fn(&RunReport) -> Option<f64>| {
+            let mut values: Vec<f64> = reports
+                .iter()
+                .filter(|r| r.preloaded == preloaded && r.concurrency == concurrency)
+                .filter_map(metric)
+                .collect();
+            median(&mut values)
+        };
+    let metrics: [Metric; 6] = [
+        ("registrations/s", true, &|r| {
+            Some(r.registration.per_second())
+        }),
+        ("callbacks/s", true, &|r| Some(r.load.per_second())),
+        ("registration p99", false, &|r| {
+            Some(r.registration.percentile_ms(99.0))
+        }),
+        ("callback p99", false, &|r| Some(r.load.percentile_ms(99.0))),
+        // The server's CPU per request hardly depends on what else runs on
+        // the machine, unlike the rates: it tells work that grows with the
+        // data from time spent waiting for a core or the disk.
+        ("server CPU/registration", false, &|r| {
+            r.registration_cpu.server_ms_per(&r.registration)
+        }),
+        ("server CPU/callback", false, &|r| {
+            r.cpu.server_ms_per(&r.load)
+        }),
+    ];
+    let mut groups: Vec<(usize, usize)> = reports
+        .iter()
+        .filter(|r| r.preloaded > 0)
+        .map(|r| (r.preloaded, r.concurrency))
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let mut lines = Vec::new();
+    for (preloaded, concurrency) in groups {
+        let mut parts = Vec::new();
+        for (name, is_rate, metric) in &metrics {
+            let (Some(full), Some(empty)) = (
+                median_of(preloaded, concurrency, metric),
+                median_of(0, concurrency, metric),
+            ) else {
+                continue;
+            };
+            if empty <= 0.0 {
+                continue;
+            }
+            let ratio = full / empty;
+            let verdict = match (is_rate, ratio >= 1.0 - ALLOWED_LOSS) {
+                (false, _) => "",
+                (true, true) => " (ok)",
+                (true, false) => " (SLOWER than allowed)",
+            };
+            parts.push(format!("{name} x{ratio:.2}{verdict}"));
+        }
+        if !parts.is_empty() {
+            lines.push(format!(
+                "c={concurrency}: preloaded {preloaded} / empty: {}",
+                parts.join(", ")
+            ));
+        }
+    }
+    if !lines.is_empty() {
+        let rounds = reports.iter().map(|r| r.round).max().unwrap_or(1);
+        println!(
+            "\nGrowth with the data, medians of {rounds} round(s) (at most {:.0} % slower allowed):",
+            ALLOWED_LOSS * 100.0
+        );
+        for line in lines {
+            println!("  {line}");
+        }
+    }
+    let mut scanning: Vec<String> = reports
+        .iter()
+        .filter(|r| r.plans_with_scans.is_some_and(|n| n > 0))
+        .map(|r| {
+            format!(
+                "preload {}: {}",
+                r.preloaded,
+                r.plans_with_scans.unwrap_or_default()
+            )
+        })
+        .collect();
+    scanning.sort();
+    scanning.dedup();
+    if !scanning.is_empty() {
+        println!("\nStatements with full scans: {}", scanning.join(", "));
+    }
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    })
+}
+
 fn mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
 
 fn print_table(reports: &[RunReport]) {
     println!(
-        "| backend | batch max | concurrency | callbacks/s | p50 ms | p95 ms | p99 ms | peak RSS MB | verified |"
+        "| backend | preloaded | batch max | concurrency | round | registrations/s | reg. p99 ms \
+         | callbacks/s | p50 ms | p95 ms | p99 ms | peak RSS MB | verified |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for r in reports {
         println!(
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} |",
+            "| {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} |",
             r.backend.name(),
+            r.preloaded,
             r.batch,
             r.concurrency,
+            r.round,
+            r.registration.per_second(),
+            r.registration.percentile_ms(99.0),
             r.load.per_second(),
             r.load.percentile_ms(50.0),
             r.load.percentile_ms(95.0),
