@@ -101,6 +101,7 @@ async fn prepare_sqlite(url: &str, open: OpenOptions) -> Result<SessionBackend, 
         {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(e.into()))?;
         }
+        create_private(options.get_filename()).map_err(|e| StoreError::Database(e.into()))?;
         let mut conn = SqliteConnection::connect_with(&options).await?;
         SQLITE_MIGRATIONS.run(&mut conn).await?;
         conn.close().await?;
@@ -109,6 +110,26 @@ async fn prepare_sqlite(url: &str, open: OpenOptions) -> Result<SessionBackend, 
         .max_connections(open.max_connections)
         .connect_lazy_with(options);
     Ok(SessionBackend::from(pool))
+}
+
+/// Creates the database file empty with mode 0600 before SQLite opens it:
+/// it holds the same secrets as the 0600 key beside it, and SQLite gives its
+/// `-wal` and `-shm` files the database file's permissions.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 async fn prepare_postgres(url: &str, open: OpenOptions) -> Result<SessionBackend, StoreError> {
