@@ -23,3 +23,179 @@ async fn the_sqlite_database_and_its_wal_are_private() {
         assert_eq!(mode, 0o600, "{file} is {mode:o}");
     }
 }
+
+/// Stops the machine's PostgreSQL cluster (`main`, or the one named by
+/// SMSTRAIL_TEST_PG_CLUSTER, e.g. a private one on another port); starts it
+/// again when dropped, so a failing test never leaves the server down.
+struct StoppedPostgres {
+    version: String,
+    cluster: String,
+    running: bool,
+}
+
+impl StoppedPostgres {
+    fn stop() -> Self {
+        let version = std::fs::read_dir("/etc/postgresql")
+            .ok()
+            .and_then(|mut dir| dir.next())
+            .and_then(|entry| entry.ok())
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .expect("a PostgreSQL cluster under /etc/postgresql");
+        let cluster = std::env::var("SMSTRAIL_TEST_PG_CLUSTER")
+            .ok()
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "main".to_owned());
+        let mut cluster = Self {
+            version,
+            cluster,
+            running: true,
+        };
+        cluster.pg_ctl("stop");
+        cluster.running = false;
+        cluster
+    }
+
+    fn start(&mut self) {
+        if !self.running {
+            self.pg_ctl("start");
+            self.running = true;
+        }
+    }
+
+    fn pg_ctl(&self, action: &str) {
+        let mut command = std::process::Command::new("pg_ctlcluster");
+        command.args([
+            "--skip-systemctl-redirect",
+            &self.version,
+            &self.cluster,
+            action,
+        ]);
+        if action == "stop" {
+            command.args(["-m", "fast"]);
+        }
+        let status = command.status().expect("run pg_ctlcluster");
+        assert!(status.success(), "pg_ctlcluster {action} failed");
+    }
+}
+
+impl Drop for StoppedPostgres {
+    fn drop(&mut self) {
+        self.start();
+    }
+}
+
+fn postgres_restart_allowed(app: &TestApp) -> bool {
+    if std::env::var("SMSTRAIL_TEST_PG_RESTART").as_deref() != Ok("1") || !app.db.is_postgres() {
+        eprintln!(
+            "skipped: stopping PostgreSQL disturbs every other test; \
+             run with SMSTRAIL_TEST_PG_RESTART=1 and SMSTRAIL_TEST_POSTGRES_URL"
+        );
+        return false;
+    }
+    true
+}
+
+#[tokio::test]
+async fn postgresql_going_away_answers_503_fast_and_writes_resume_when_it_returns() {
+    use std::collections::BTreeSet;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let app = TestApp::spawn_with(&[("SMSTRAIL_DB_TIMEOUT", "2s")]).await;
+    if !postgres_restart_allowed(&app) {
+        return;
+    }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    assert_eq!(
+        app.twilio_status("SM-before", "delivered").await.status(),
+        reqwest::StatusCode::OK
+    );
+
+    // Callback load through the whole outage: every answer is recorded.
+    let acknowledged = Arc::new(Mutex::new(BTreeSet::new()));
+    let slowest = Arc::new(Mutex::new(Duration::ZERO));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for worker in 0..8 {
+        let (client, base) = (client.clone(), app.base.clone());
+        let (acknowledged, slowest, stop) = (acknowledged.clone(), slowest.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let sid = format!("SM-outage-{worker}-{n}");
+                let started = Instant::now();
+                let response = signed_status(&client, &base, &sid, "delivered")
+                    .send()
+                    .await
+                    .expect("the server answers");
+                let took = started.elapsed();
+                let status = response.status();
+                assert!(
+                    status.is_success() || status == reqwest::StatusCode::SERVICE_UNAVAILABLE,
+                    "{sid}: {status}"
+                );
+                if status.is_success() {
+                    acknowledged.lock().unwrap().insert(sid);
+                } else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                let mut slowest = slowest.lock().unwrap();
+                *slowest = (*slowest).max(took);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let mut postgres = StoppedPostgres::stop();
+    let stopped_at = Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let started = Instant::now();
+    let ready = client.get(app.url("/readyz")).send().await.expect("readyz");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "/readyz took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(ready.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    let during = acknowledged.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        acknowledged.lock().unwrap().len(),
+        during,
+        "nothing is acknowledged while the database is away"
+    );
+    let slowest_down = *slowest.lock().unwrap();
+    assert!(
+        slowest_down < Duration::from_secs(6),
+        "a callback waited {slowest_down:?} while PostgreSQL was down {:?}",
+        stopped_at.elapsed()
+    );
+
+    postgres.start();
+    // Writes resume by themselves: fresh callbacks are acknowledged again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acknowledged.lock().unwrap().len() < during + 50 {
+        assert!(Instant::now() < deadline, "writes did not resume");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for worker in workers {
+        worker.await.expect("worker");
+    }
+    let ready = client.get(app.url("/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), reqwest::StatusCode::OK);
+
+    let stored: BTreeSet<String> = app
+        .db
+        .strings("SELECT provider_message_id FROM message_events")
+        .await
+        .into_iter()
+        .collect();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let lost: Vec<_> = acknowledged.difference(&stored).collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+}
