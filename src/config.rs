@@ -25,6 +25,10 @@ pub const DEFAULT_INGEST_WRITERS: usize = 1;
 /// Well under the 15 s after which Twilio gives up on a callback, so a
 /// callback that cannot be stored is answered 503 while the sender still listens.
 pub const DEFAULT_DB_TIMEOUT: Duration = Duration::from_secs(5);
+/// Generous for a real client on a slow link, short for one that dribbles.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// A value that must never reach a log line or `Debug` output.
 #[derive(Clone, PartialEq, Eq)]
@@ -115,6 +119,12 @@ pub struct Config {
     /// The longest a request waits for the database: pool acquire, statement
     /// and the writers' answer. Past it, the request is answered 503.
     pub db_timeout: Duration,
+    /// A client must send a request's headers within this.
+    pub header_read_timeout: Duration,
+    /// A client must send a request's body within this after its headers.
+    pub body_read_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -129,7 +139,7 @@ pub enum ConfigError {
 
 /// Every key, as written in the TOML file; the environment name is
 /// `SMSTRAIL_` + the key in upper case.
-const KEYS: [&str; 15] = [
+const KEYS: [&str; 18] = [
     "database_url",
     "bind",
     "public_url",
@@ -145,6 +155,9 @@ const KEYS: [&str; 15] = [
     "log",
     "trusted_proxies",
     "db_timeout",
+    "header_read_timeout",
+    "body_read_timeout",
+    "max_connections",
 ];
 
 /// Raw values by key, with where each came from for error messages.
@@ -351,6 +364,29 @@ impl Layers {
             .duration("db_timeout", DEFAULT_DB_TIMEOUT, Duration::from_millis(100))?
             .min(Duration::from_secs(300));
 
+        let header_read_timeout = self.duration(
+            "header_read_timeout",
+            DEFAULT_HEADER_READ_TIMEOUT,
+            Duration::from_millis(100),
+        )?;
+        let body_read_timeout = self.duration(
+            "body_read_timeout",
+            DEFAULT_BODY_READ_TIMEOUT,
+            Duration::from_millis(100),
+        )?;
+        let max_connections = match self.take("max_connections") {
+            None => DEFAULT_MAX_CONNECTIONS,
+            Some(text) => match text.trim().parse::<usize>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => n,
+                _ => {
+                    return Err(bad(
+                        "max_connections",
+                        format!("{text:?} is not a whole number from 1 to 1000000"),
+                    ));
+                }
+            },
+        };
+
         let standard_secret = self.secret("standard_secret");
         if let Some(secret) = &standard_secret {
             crate::providers::standard::decode_secret(secret.expose())
@@ -373,6 +409,9 @@ impl Layers {
             log: self.take("log").unwrap_or_else(|| "info".to_owned()),
             trusted_proxies,
             db_timeout,
+            header_read_timeout,
+            body_read_timeout,
+            max_connections,
         })
     }
 
@@ -498,6 +537,9 @@ mod tests {
             ("SMSTRAIL_DB_TIMEOUT", "5"),
             ("SMSTRAIL_DB_TIMEOUT", "10ms"),
             ("SMSTRAIL_DB_TIMEOUT", "fast"),
+            ("SMSTRAIL_HEADER_READ_TIMEOUT", "1 minute"),
+            ("SMSTRAIL_BODY_READ_TIMEOUT", "0s"),
+            ("SMSTRAIL_MAX_CONNECTIONS", "0"),
         ] {
             let err = Config::from_sources(None, env(&[(key, value)])).unwrap_err();
             let expected = key.trim_start_matches(ENV_PREFIX).to_ascii_lowercase();

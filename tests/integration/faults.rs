@@ -199,3 +199,147 @@ async fn postgresql_going_away_answers_503_fast_and_writes_resume_when_it_return
     let lost: Vec<_> = acknowledged.difference(&stored).collect();
     assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
 }
+
+/// Opens a connection that sends `prefix` and then nothing more.
+async fn stalled(base: &str, prefix: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let address = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    stream
+        .write_all(prefix.as_bytes())
+        .await
+        .expect("send the prefix");
+    stream
+}
+
+/// Whether the server closed the connection (after answering or not)
+/// within `limit`.
+async fn closed_within(mut stream: tokio::net::TcpStream, limit: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut sink = Vec::new();
+    tokio::time::timeout(limit, stream.read_to_end(&mut sink))
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_while_normal_requests_get_through() {
+    use std::time::{Duration, Instant};
+    let app = TestApp::spawn_with(&[
+        ("SMSTRAIL_HEADER_READ_TIMEOUT", "1s"),
+        ("SMSTRAIL_BODY_READ_TIMEOUT", "1s"),
+    ])
+    .await;
+    let mut sockets = Vec::new();
+    for n in 0..300 {
+        let prefix = if n % 2 == 0 {
+            // Headers that never end.
+            "POST /webhooks/twilio/status HTTP/1.1\r\nHost: x\r\nX-Twilio-Sig".to_owned()
+        } else {
+            // Headers, then a body that never comes.
+            "POST /webhooks/twilio/status HTTP/1.1\r\nHost: x\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: 60000\r\n\r\nMessageSid=SM"
+                .to_owned()
+        };
+        sockets.push(stalled(&app.base, &prefix).await);
+    }
+    // A body sent one byte at a time, each byte well inside any per-read
+    // timeout: only a deadline on the whole body ends it.
+    let dribbler = tokio::spawn({
+        let base = app.base.clone();
+        async move {
+            use tokio::io::AsyncWriteExt;
+            let mut stream = stalled(
+                &base,
+                "POST /webhooks/twilio/status HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n",
+            )
+            .await;
+            let started = Instant::now();
+            while stream.write_all(b"a").await.is_ok()
+                && started.elapsed() < Duration::from_secs(10)
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            started.elapsed()
+        }
+    });
+
+    // Meanwhile the service answers everyone else at once.
+    for _ in 0..20 {
+        let started = Instant::now();
+        let response = app
+            .client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .expect("healthz");
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        assert!(started.elapsed() < Duration::from_millis(500));
+    }
+    app.register_twilio("SM-slow-neighbours").await;
+    assert_eq!(
+        app.twilio_status("SM-slow-neighbours", "delivered")
+            .await
+            .status(),
+        reqwest::StatusCode::OK
+    );
+
+    // And the stalled ones are cut off after their deadline.
+    let closed = futures_all(
+        sockets
+            .into_iter()
+            .map(|s| closed_within(s, Duration::from_secs(5))),
+    )
+    .await;
+    let open = closed.iter().filter(|closed| !**closed).count();
+    assert_eq!(open, 0, "{open} of 300 stalled connections still open");
+    let dribbled = dribbler.await.expect("dribbler");
+    assert!(
+        dribbled < Duration::from_secs(5),
+        "a body dribbled for {dribbled:?}"
+    );
+}
+
+async fn futures_all<F: std::future::Future<Output = bool> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<bool> {
+    let tasks: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        out.push(task.await.unwrap_or(false));
+    }
+    out
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+    use std::time::{Duration, Instant};
+    let app = TestApp::spawn_with(&[
+        ("SMSTRAIL_HEADER_READ_TIMEOUT", "1s"),
+        ("SMSTRAIL_MAX_CONNECTIONS", "5"),
+    ])
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(stalled(&app.base, "GET /healthz HTTP/1.1\r\nHo").await);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The sixth is served only once the header deadline freed a slot.
+    let started = Instant::now();
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(500) && waited < Duration::from_secs(5),
+        "waited {waited:?}"
+    );
+    drop(held);
+}
