@@ -59,11 +59,16 @@ impl AppState {
     /// Opens the store (running migrations) and starts the ingest writers.
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let data_key = resolve_data_key(&config)?;
-        let store = store::open(&config.database_url).await?;
+        let options = store::OpenOptions {
+            timeout: config.db_timeout,
+            ..store::OpenOptions::MAIN
+        };
+        let store = store::open_with(&config.database_url, options).await?;
         let writes = Writes::start(
             &config.database_url,
             config.ingest_writers,
             config.ingest_batch_max,
+            config.db_timeout,
         )
         .await?;
         Ok(Self::assemble(config, &data_key, store, writes))

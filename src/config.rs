@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -21,6 +22,13 @@ pub const DEFAULT_INGEST_BATCH_MAX: usize = 512;
 /// One writer with large batches beat four with small ones on a 2-core
 /// machine (see the README's benchmark); raise it on bigger PostgreSQL hosts.
 pub const DEFAULT_INGEST_WRITERS: usize = 1;
+/// Well under the 15 s after which Twilio gives up on a callback, so a
+/// callback that cannot be stored is answered 503 while the sender still listens.
+pub const DEFAULT_DB_TIMEOUT: Duration = Duration::from_secs(5);
+/// Generous for a real client on a slow link, short for one that dribbles.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// A value that must never reach a log line or `Debug` output.
 #[derive(Clone, PartialEq, Eq)]
@@ -108,6 +116,15 @@ pub struct Config {
     /// Reverse proxies whose `X-Forwarded-For` names the real client (for
     /// the audit log and the login throttle). Empty: the TCP peer is the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The longest a request waits for the database: pool acquire, statement
+    /// and the writers' answer. Past it, the request is answered 503.
+    pub db_timeout: Duration,
+    /// A client must send a request's headers within this.
+    pub header_read_timeout: Duration,
+    /// A client must send a request's body within this after its headers.
+    pub body_read_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -122,7 +139,7 @@ pub enum ConfigError {
 
 /// Every key, as written in the TOML file; the environment name is
 /// `SMSTRAIL_` + the key in upper case.
-const KEYS: [&str; 14] = [
+const KEYS: [&str; 18] = [
     "database_url",
     "bind",
     "public_url",
@@ -137,6 +154,10 @@ const KEYS: [&str; 14] = [
     "ingest_writers",
     "log",
     "trusted_proxies",
+    "db_timeout",
+    "header_read_timeout",
+    "body_read_timeout",
+    "max_connections",
 ];
 
 /// Raw values by key, with where each came from for error messages.
@@ -339,6 +360,33 @@ impl Layers {
             }
         };
 
+        let db_timeout = self
+            .duration("db_timeout", DEFAULT_DB_TIMEOUT, Duration::from_millis(100))?
+            .min(Duration::from_secs(300));
+
+        let header_read_timeout = self.duration(
+            "header_read_timeout",
+            DEFAULT_HEADER_READ_TIMEOUT,
+            Duration::from_millis(100),
+        )?;
+        let body_read_timeout = self.duration(
+            "body_read_timeout",
+            DEFAULT_BODY_READ_TIMEOUT,
+            Duration::from_millis(100),
+        )?;
+        let max_connections = match self.take("max_connections") {
+            None => DEFAULT_MAX_CONNECTIONS,
+            Some(text) => match text.trim().parse::<usize>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => n,
+                _ => {
+                    return Err(bad(
+                        "max_connections",
+                        format!("{text:?} is not a whole number from 1 to 1000000"),
+                    ));
+                }
+            },
+        };
+
         let standard_secret = self.secret("standard_secret");
         if let Some(secret) = &standard_secret {
             crate::providers::standard::decode_secret(secret.expose())
@@ -360,8 +408,50 @@ impl Layers {
             ingest_writers,
             log: self.take("log").unwrap_or_else(|| "info".to_owned()),
             trusted_proxies,
+            db_timeout,
+            header_read_timeout,
+            body_read_timeout,
+            max_connections,
         })
     }
+
+    /// A duration setting (`500ms`, `5s`, `2m`) of at least `min`.
+    fn duration(
+        &mut self,
+        key: &'static str,
+        default: Duration,
+        min: Duration,
+    ) -> Result<Duration, ConfigError> {
+        let Some(text) = self.take(key) else {
+            return Ok(default);
+        };
+        match parse_duration(&text) {
+            Some(value) if value >= min => Ok(value),
+            _ => Err(ConfigError::BadValue {
+                key: key.to_owned(),
+                reason: format!(
+                    "{text:?} is not a duration like 500ms, 5s or 2m (at least {}ms)",
+                    min.as_millis()
+                ),
+            }),
+        }
+    }
+}
+
+/// `500ms`, `5s`, `2m`, `1h`: a whole number and a unit.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let millis = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    number.checked_mul(millis).map(Duration::from_millis)
 }
 
 /// A comma-separated list of IP addresses.
@@ -444,6 +534,12 @@ mod tests {
             ("SMSTRAIL_STANDARD_SECRET", "whsec_"),
             ("SMSTRAIL_TRUSTED_PROXIES", "10.0.0.0/8"),
             ("SMSTRAIL_TRUSTED_PROXIES", "127.0.0.1, proxy.local"),
+            ("SMSTRAIL_DB_TIMEOUT", "5"),
+            ("SMSTRAIL_DB_TIMEOUT", "10ms"),
+            ("SMSTRAIL_DB_TIMEOUT", "fast"),
+            ("SMSTRAIL_HEADER_READ_TIMEOUT", "1 minute"),
+            ("SMSTRAIL_BODY_READ_TIMEOUT", "0s"),
+            ("SMSTRAIL_MAX_CONNECTIONS", "0"),
         ] {
             let err = Config::from_sources(None, env(&[(key, value)])).unwrap_err();
             let expected = key.trim_start_matches(ENV_PREFIX).to_ascii_lowercase();
@@ -467,6 +563,17 @@ mod tests {
         );
         let config = Config::from_sources(None, env(&[])).unwrap();
         assert!(config.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration(" 5s "), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("s"), None);
+        let config = Config::from_sources(None, env(&[("SMSTRAIL_DB_TIMEOUT", "2s")])).unwrap();
+        assert_eq!(config.db_timeout, Duration::from_secs(2));
     }
 
     #[test]

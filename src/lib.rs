@@ -17,11 +17,11 @@ pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod providers;
+pub mod server;
 pub mod store;
 pub mod usecase;
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 
@@ -35,12 +35,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        build_router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let limits = server::Limits {
+        header_read_timeout: state.config.header_read_timeout,
+        body_read_timeout: state.config.body_read_timeout,
+        max_connections: state.config.max_connections,
+    };
+    server::serve(listener, build_router(state), limits, shutdown).await
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -21,8 +21,6 @@ use super::{OpenOptions, SessionBackend, Store, StoreError};
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Backend {
     Sqlite,
@@ -55,14 +53,19 @@ pub(super) async fn connect(url: &str, open: OpenOptions) -> Result<Pools, Store
         Backend::Sqlite => prepare_sqlite(url, open).await?,
         Backend::Postgres => prepare_postgres(url, open).await?,
     };
-    let mut options = AnyPoolOptions::new()
+    let timeout = open.timeout;
+    let options = AnyPoolOptions::new()
         .max_connections(open.max_connections)
-        .test_before_acquire(open.test_before_acquire);
-    if backend == Backend::Postgres {
-        options = options.acquire_timeout(BUSY_TIMEOUT);
-    } else {
-        options = options.after_connect(|conn, _| Box::pin(sqlite_pragmas(conn)));
-    }
+        .test_before_acquire(open.test_before_acquire)
+        .acquire_timeout(timeout);
+    let options = match backend {
+        Backend::Postgres => {
+            options.after_connect(move |conn, _| Box::pin(postgres_settings(conn, timeout)))
+        }
+        Backend::Sqlite => {
+            options.after_connect(move |conn, _| Box::pin(sqlite_pragmas(conn, timeout)))
+        }
+    };
     let any = options.connect(url).await?;
     Ok(Pools {
         backend,
@@ -73,16 +76,24 @@ pub(super) async fn connect(url: &str, open: OpenOptions) -> Result<Pools, Store
 
 /// The settings SQLite keeps per connection, which a URL cannot carry to the
 /// `Any` driver.
-async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+async fn sqlite_pragmas(conn: &mut AnyConnection, busy: Duration) -> Result<(), sqlx::Error> {
     // FULL: a 2xx promises the callback survives a power cut, not only a crash.
     sqlx::query("PRAGMA synchronous = FULL")
         .execute(&mut *conn)
         .await?;
-    let busy = format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis());
+    let busy = format!("PRAGMA busy_timeout = {}", busy.as_millis());
     sqlx::query(&busy).execute(&mut *conn).await?;
     sqlx::query("PRAGMA foreign_keys = ON")
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// A statement that runs longer than the timeout is cancelled by the server,
+/// so no request holds a connection (or waits) past it.
+async fn postgres_settings(conn: &mut AnyConnection, timeout: Duration) -> Result<(), sqlx::Error> {
+    let set = format!("SET statement_timeout = {}", timeout.as_millis());
+    sqlx::query(&set).execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -93,7 +104,7 @@ async fn prepare_sqlite(url: &str, open: OpenOptions) -> Result<SessionBackend, 
         .create_if_missing(open.migrate)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(BUSY_TIMEOUT)
+        .busy_timeout(open.timeout)
         .foreign_keys(true);
     if open.migrate {
         if let Some(parent) = Path::new(options.get_filename()).parent()
@@ -101,14 +112,36 @@ async fn prepare_sqlite(url: &str, open: OpenOptions) -> Result<SessionBackend, 
         {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(e.into()))?;
         }
+        create_private(options.get_filename()).map_err(|e| StoreError::Database(e.into()))?;
         let mut conn = SqliteConnection::connect_with(&options).await?;
         SQLITE_MIGRATIONS.run(&mut conn).await?;
         conn.close().await?;
     }
     let pool = SqlitePoolOptions::new()
         .max_connections(open.max_connections)
+        .acquire_timeout(open.timeout)
         .connect_lazy_with(options);
     Ok(SessionBackend::from(pool))
+}
+
+/// Creates the database file empty with mode 0600 before SQLite opens it:
+/// it holds the same secrets as the 0600 key beside it, and SQLite gives its
+/// `-wal` and `-shm` files the database file's permissions.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 async fn prepare_postgres(url: &str, open: OpenOptions) -> Result<SessionBackend, StoreError> {
@@ -119,7 +152,7 @@ async fn prepare_postgres(url: &str, open: OpenOptions) -> Result<SessionBackend
     }
     let pool = PgPoolOptions::new()
         .max_connections(open.max_connections)
-        .acquire_timeout(BUSY_TIMEOUT)
+        .acquire_timeout(open.timeout)
         .connect_lazy(url)?;
     Ok(SessionBackend::from(pool))
 }

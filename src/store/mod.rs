@@ -23,6 +23,7 @@ mod verifications;
 pub mod write;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::AnyPool;
 
@@ -82,6 +83,9 @@ pub struct OpenOptions {
     pub migrate: bool,
     /// Ping a connection before handing it out.
     pub test_before_acquire: bool,
+    /// The longest a query waits for a connection, and (PostgreSQL) the
+    /// longest a statement runs: a database that went away fails fast.
+    pub timeout: Duration,
 }
 
 impl OpenOptions {
@@ -90,6 +94,7 @@ impl OpenOptions {
         max_connections: 6,
         migrate: true,
         test_before_acquire: true,
+        timeout: crate::config::DEFAULT_DB_TIMEOUT,
     };
 }
 

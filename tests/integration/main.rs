@@ -5,6 +5,7 @@ mod api;
 mod browser;
 mod cli;
 mod durability;
+mod faults;
 mod helpers;
 mod migrations;
 mod ui_admin;

@@ -21,6 +21,7 @@ mod postgres;
 mod sqlite;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -56,15 +57,19 @@ struct Job {
 #[derive(Clone)]
 pub struct Writes {
     shards: Vec<mpsc::Sender<Job>>,
+    /// How long a request waits for its answer before it gives up with 503.
+    timeout: Duration,
 }
 
 impl Writes {
     /// Starts the writers for `database_url` (SQLite always runs one;
     /// PostgreSQL runs `writers`) and returns once their connections are open.
+    /// `timeout` bounds every wait: a request, a connection attempt, a batch.
     pub async fn start(
         database_url: &str,
         writers: usize,
         batch_max: usize,
+        timeout: Duration,
     ) -> Result<Self, StoreError> {
         let sqlite = database_url.starts_with("sqlite:");
         let writers = if sqlite { 1 } else { writers.max(1) };
@@ -77,16 +82,16 @@ impl Writes {
             .name("smstrail-writer".to_owned())
             .spawn(move || {
                 if sqlite {
-                    sqlite::run(&url, receivers, batch_max, ready);
+                    sqlite::run(&url, receivers, batch_max, timeout, ready);
                 } else {
-                    postgres::run(&url, receivers, batch_max, ready);
+                    postgres::run(&url, receivers, batch_max, timeout, ready);
                 }
             })
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
         opened
             .await
             .map_err(|_| StoreError::Unavailable("the writer thread stopped".to_owned()))??;
-        Ok(Self { shards })
+        Ok(Self { shards, timeout })
     }
 
     /// Stores one callback; `Ok` only once it is committed.
@@ -152,14 +157,26 @@ impl Writes {
             .map(drop)
     }
 
+    /// Queues the command and waits for its answer, at most `timeout`: a
+    /// sender that gets no answer in time is told 503 and retries (a commit
+    /// that lands after that is harmless: the retry is deduplicated).
     async fn submit(&self, command: Command) -> ItemResult {
         let shard = &self.shards[self.shard_of(&command)];
         let (reply, answer) = oneshot::channel();
-        shard
-            .send(Job { command, reply })
+        let queued = async {
+            shard
+                .send(Job { command, reply })
+                .await
+                .map_err(|_| stopped())?;
+            answer.await.map_err(|_| stopped())?
+        };
+        tokio::time::timeout(self.timeout, queued)
             .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(
+                    "the database did not answer in time".to_owned(),
+                ))
+            })
     }
 
     /// Everything about one provider message id goes to the same writer, so
@@ -192,8 +209,16 @@ async fn run_writer(
 ) {
     let mut jobs = Vec::with_capacity(batch_max);
     while queue.recv_many(&mut jobs, batch_max).await > 0 {
-        let (commands, replies): (Vec<Command>, Vec<_>) =
-            jobs.drain(..).map(|job| (job.command, job.reply)).unzip();
+        // A request that gave up waiting was answered 503 and will be
+        // retried: writing it now would only delay the ones still waiting.
+        let (commands, replies): (Vec<Command>, Vec<_>) = jobs
+            .drain(..)
+            .filter(|job| !job.reply.is_closed())
+            .map(|job| (job.command, job.reply))
+            .unzip();
+        if commands.is_empty() {
+            continue;
+        }
         let started = std::time::Instant::now();
         match writer.apply(&commands).await {
             Ok(results) => {
@@ -206,9 +231,16 @@ async fn run_writer(
                     let _ = reply.send(result);
                 }
             }
-            Err(error) if commands.len() == 1 => {
-                tracing::error!(%error, "write transaction failed");
-                if let Some(reply) = replies.into_iter().next() {
+            Err(error) if commands.len() == 1 || matches!(error, StoreError::Unavailable(_)) => {
+                // The database itself is away: retrying item by item would
+                // only make everyone wait longer for the same answer.
+                tracing::error!(%error, size = commands.len(), "write transaction failed");
+                let message = error.to_string();
+                let mut error = Some(error);
+                for reply in replies {
+                    let error = error
+                        .take()
+                        .unwrap_or_else(|| StoreError::Unavailable(message.clone()));
                     let _ = reply.send(Err(error));
                 }
             }

@@ -4,7 +4,10 @@
 //! the plan decided, commit. Round trips, not rows, are what a batch costs.
 
 use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
 
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 use tokio::sync::{mpsc, oneshot};
 
@@ -21,6 +24,7 @@ pub(super) fn run(
     url: &str,
     receivers: Vec<mpsc::Receiver<Job>>,
     batch_max: usize,
+    timeout: Duration,
     ready: oneshot::Sender<Result<(), StoreError>>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -34,15 +38,26 @@ pub(super) fn run(
         }
     };
     runtime.block_on(async move {
+        let options = match connect_options(url, timeout) {
+            Ok(options) => options,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
         let mut writers = Vec::with_capacity(receivers.len());
         for _ in &receivers {
-            match PgConnection::connect(url).await {
-                Ok(conn) => writers.push(PgWriter { conn }),
-                Err(e) => {
-                    let _ = ready.send(Err(e.into()));
-                    return;
-                }
+            let mut writer = PgWriter {
+                options: options.clone(),
+                timeout,
+                conn: None,
+            };
+            // Start-up fails loudly when the database is not there at all.
+            if let Err(e) = writer.connection().await {
+                let _ = ready.send(Err(e));
+                return;
             }
+            writers.push(writer);
         }
         let _ = ready.send(Ok(()));
         let local = tokio::task::LocalSet::new();
@@ -53,45 +68,119 @@ pub(super) fn run(
     });
 }
 
+/// The server cancels a statement that runs past the timeout.
+fn connect_options(url: &str, timeout: Duration) -> Result<PgConnectOptions, StoreError> {
+    Ok(PgConnectOptions::from_str(url)?
+        .options([("statement_timeout", timeout.as_millis().to_string())]))
+}
+
+/// One writer and its connection, opened again whenever it broke: a
+/// database that restarted must not need a restart of smstrail.
 pub(super) struct PgWriter {
-    conn: PgConnection,
+    options: PgConnectOptions,
+    timeout: Duration,
+    conn: Option<PgConnection>,
+}
+
+impl PgWriter {
+    async fn connection(&mut self) -> Result<&mut PgConnection, StoreError> {
+        if self.conn.is_none() {
+            let connect = PgConnection::connect_with(&self.options);
+            let conn = tokio::time::timeout(self.timeout, connect)
+                .await
+                .map_err(|_| unavailable("connecting timed out"))?
+                .map_err(|e| unavailable(&e.to_string()))?;
+            tracing::info!("ingest writer connected to PostgreSQL");
+            self.conn = Some(conn);
+        }
+        self.conn
+            .as_mut()
+            .ok_or_else(|| unavailable("no connection"))
+    }
+}
+
+fn unavailable(why: &str) -> StoreError {
+    StoreError::Unavailable(format!("PostgreSQL: {why}"))
+}
+
+/// Whether the connection itself failed (network, server shutdown,
+/// cancelled statement) rather than one statement being refused: then it is
+/// replaced and the batch is not retried item by item.
+fn connection_lost(error: &StoreError) -> bool {
+    let StoreError::Database(error) = error else {
+        return false;
+    };
+    match error {
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    }
 }
 
 impl BatchWriter for PgWriter {
     async fn apply(&mut self, batch: &[Command]) -> Result<Vec<ItemResult>, StoreError> {
-        let mut tx = self.conn.begin_with(begin_and_lock(batch)).await?;
-        let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(batch.len());
-        let mut deliveries = Vec::new();
-        for (index, command) in batch.iter().enumerate() {
-            if let Command::Ingest(item) = command
-                && let Some(delivery) = delivery_of(index, item)
-            {
-                deliveries.push(delivery);
-                results.push(None);
-                continue;
+        let timeout = self.timeout;
+        let conn = self.connection().await?;
+        match tokio::time::timeout(timeout, apply_batch(conn, batch)).await {
+            Ok(Err(error)) if connection_lost(&error) => {
+                self.conn = None;
+                Err(unavailable(&error.to_string()))
             }
-            match flows::apply_one(&mut PgTx(&mut tx), command).await {
-                Ok(done) => results.push(Some(Ok(done))),
-                // A refused statement aborts the whole transaction on
-                // PostgreSQL: answer a lone item, retry a batch item by item.
-                Err(error) if batch.len() == 1 => return Ok(vec![Err(error)]),
-                Err(error) => return Err(error),
+            Ok(answer) => answer,
+            Err(_) => {
+                // Where the transaction stands is unknown: never reuse it.
+                self.conn = None;
+                Err(unavailable("the batch timed out"))
             }
         }
-        if !deliveries.is_empty() {
-            let outcomes = flows::ingest_deliveries(&mut PgTx(&mut tx), &deliveries).await?;
-            for (index, outcome) in outcomes {
-                results[index] = Some(Ok(Done::Ingested(outcome)));
-            }
-        }
-        tx.commit().await?;
-        results
-            .into_iter()
-            .map(|result| {
-                result.ok_or_else(|| StoreError::Corrupt("a command got no answer".to_owned()))
-            })
-            .collect()
     }
+}
+
+async fn apply_batch(
+    conn: &mut PgConnection,
+    batch: &[Command],
+) -> Result<Vec<ItemResult>, StoreError> {
+    let mut tx = conn.begin_with(begin_and_lock(batch)).await?;
+    let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(batch.len());
+    let mut deliveries = Vec::new();
+    for (index, command) in batch.iter().enumerate() {
+        if let Command::Ingest(item) = command
+            && let Some(delivery) = delivery_of(index, item)
+        {
+            deliveries.push(delivery);
+            results.push(None);
+            continue;
+        }
+        match flows::apply_one(&mut PgTx(&mut tx), command).await {
+            Ok(done) => results.push(Some(Ok(done))),
+            // A refused statement aborts the whole transaction on
+            // PostgreSQL: answer a lone item, retry a batch item by item.
+            Err(error) if batch.len() == 1 && !connection_lost(&error) => {
+                return Ok(vec![Err(error)]);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    if !deliveries.is_empty() {
+        let outcomes = flows::ingest_deliveries(&mut PgTx(&mut tx), &deliveries).await?;
+        for (index, outcome) in outcomes {
+            results[index] = Some(Ok(Done::Ingested(outcome)));
+        }
+    }
+    tx.commit().await?;
+    results
+        .into_iter()
+        .map(|result| {
+            result.ok_or_else(|| StoreError::Corrupt("a command got no answer".to_owned()))
+        })
+        .collect()
 }
 
 /// `BEGIN` and the advisory locks of every provider message id the batch

@@ -26,7 +26,6 @@ use crate::store::{
 
 /// Statements kept prepared: every statement this writer runs fits.
 const STATEMENT_CACHE: usize = 64;
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const MESSAGE_COLUMNS: &str = crate::store::MESSAGE_COLUMNS;
 
@@ -34,9 +33,10 @@ pub(super) fn run(
     url: &str,
     mut receivers: Vec<mpsc::Receiver<Job>>,
     batch_max: usize,
+    timeout: Duration,
     ready: oneshot::Sender<Result<(), StoreError>>,
 ) {
-    let writer = match SqliteWriter::open(url) {
+    let writer = match SqliteWriter::open(url, timeout) {
         Ok(writer) => writer,
         Err(e) => {
             let _ = ready.send(Err(e));
@@ -67,10 +67,12 @@ pub(super) struct SqliteWriter {
 }
 
 impl SqliteWriter {
-    fn open(url: &str) -> Result<Self, StoreError> {
+    /// `busy`: how long to wait for another process's write lock, so the
+    /// writer never hangs on one.
+    fn open(url: &str, busy: Duration) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?;
         let conn = Connection::open(options.get_filename())?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.busy_timeout(busy)?;
         // FULL: a 2xx promises the callback survives a power cut, not only a crash.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
