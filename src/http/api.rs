@@ -90,7 +90,7 @@ async fn register(
     let fingerprint = {
         let canonical =
             serde_json::to_vec(&message).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        token_digest(&String::from_utf8_lossy(&canonical))
+        state.cipher.request_fingerprint(&canonical)
     };
     let recipient = state.cipher.protect_number(&message.to).map_err(|e| {
         tracing::error!(error = %e, "cannot seal recipient");
@@ -107,6 +107,7 @@ async fn register(
         provider: message.provider,
         provider_message_id: message.provider_message_id,
         recipient,
+        recipient_valid: message.to.is_valid(),
         sender_identity: message.sender_identity,
         sender_type: message.sender_type,
         template_key: message.template_key,
