@@ -10,7 +10,7 @@ use axum_csrf::{CsrfConfig, Key, SameSite};
 
 use crate::auth::LoginLimiter;
 use crate::config::{Config, DataKey};
-use crate::crypto::{DataCipher, derive_key};
+use crate::crypto::{DataCipher, FINGERPRINT_PREFIX, derive_key};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::providers;
@@ -64,6 +64,7 @@ impl AppState {
             ..store::OpenOptions::MAIN
         };
         let store = store::open_with(&config.database_url, options).await?;
+        upgrade_fingerprints(&store, &data_key).await?;
         let writes = Writes::start(
             &config.database_url,
             config.ingest_writers,
@@ -120,6 +121,24 @@ impl AppState {
             login_limiter: Arc::new(LoginLimiter::default()),
         }
     }
+}
+
+/// Keys the request fingerprints that earlier versions stored unkeyed (a
+/// SHA-256 of a document holding the number in clear), before any request
+/// can compare against them. Rows already keyed are left alone, so this
+/// costs one scan once everything is upgraded.
+async fn upgrade_fingerprints(store: &Store, data_key: &DataKey) -> Result<(), StoreError> {
+    let cipher = DataCipher::new(data_key);
+    let upgraded = store
+        .upgrade_fingerprints(FINGERPRINT_PREFIX, |old| cipher.upgrade_fingerprint(old))
+        .await?;
+    if upgraded > 0 {
+        tracing::info!(
+            upgraded,
+            "keyed the request fingerprints of earlier versions"
+        );
+    }
+    Ok(())
 }
 
 /// CSRF cookies keyed from the data key: tokens survive restarts and are

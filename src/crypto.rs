@@ -19,6 +19,11 @@ use crate::store::ProtectedNumber;
 const NONCE_LEN: usize = 24;
 const HASH_INFO: &[u8] = b"smstrail/v1/phone-hash";
 const CIPHER_INFO: &[u8] = b"smstrail/v1/encryption";
+const FINGERPRINT_INFO: &[u8] = b"smstrail/v1/request-fingerprint";
+const PAYLOAD_DIGEST_INFO: &[u8] = b"smstrail/v1/payload-digest";
+/// Marks a keyed request fingerprint; rows without it hold the unkeyed
+/// SHA-256 of earlier versions and are upgraded at start-up.
+pub const FINGERPRINT_PREFIX: &str = "v2:";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CryptoError {
@@ -31,6 +36,8 @@ pub enum CryptoError {
 #[derive(Clone)]
 pub struct DataCipher {
     hash_key: [u8; 32],
+    fingerprint_key: [u8; 32],
+    payload_key: [u8; 32],
     cipher: XChaCha20Poly1305,
 }
 
@@ -45,11 +52,17 @@ impl DataCipher {
         let hkdf = Hkdf::<Sha256>::new(None, key.bytes());
         let mut hash_key = [0u8; 32];
         let mut cipher_key = [0u8; 32];
+        let mut fingerprint_key = [0u8; 32];
         // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
         let _ = hkdf.expand(HASH_INFO, &mut hash_key);
         let _ = hkdf.expand(CIPHER_INFO, &mut cipher_key);
+        let mut payload_key = [0u8; 32];
+        let _ = hkdf.expand(FINGERPRINT_INFO, &mut fingerprint_key);
+        let _ = hkdf.expand(PAYLOAD_DIGEST_INFO, &mut payload_key);
         Self {
             hash_key,
+            fingerprint_key,
+            payload_key,
             cipher: XChaCha20Poly1305::new(&cipher_key.into()),
         }
     }
@@ -57,10 +70,31 @@ impl DataCipher {
     /// HMAC-SHA256 of an E.164 number: equal numbers give equal hashes, and
     /// without the key the hash says nothing about the number.
     pub fn phone_hash(&self, e164: &str) -> Vec<u8> {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.hash_key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        mac.update(e164.as_bytes());
-        mac.finalize().into_bytes().to_vec()
+        hmac_sha256(&self.hash_key, e164.as_bytes())
+    }
+
+    /// The idempotency fingerprint of a registration's canonical JSON, which
+    /// holds the recipient in clear: keyed, so that a copy of the database
+    /// cannot be searched for the number by hashing candidates.
+    ///
+    /// It is the HMAC of the unkeyed SHA-256 hex that earlier versions
+    /// stored, so an old row is upgraded from its stored value alone
+    /// ([`Self::upgrade_fingerprint`]), without the request it came from.
+    pub fn request_fingerprint(&self, canonical: &[u8]) -> String {
+        use sha2::Digest;
+        self.upgrade_fingerprint(&hex::encode(Sha256::digest(canonical)))
+    }
+
+    /// A digest of a raw callback body, to tell a replayed copy: keyed,
+    /// because the body holds phone numbers.
+    pub fn payload_digest(&self, body: &[u8]) -> String {
+        hex::encode(hmac_sha256(&self.payload_key, body))
+    }
+
+    /// The keyed form of an unkeyed fingerprint stored by an earlier version.
+    pub fn upgrade_fingerprint(&self, unkeyed_hex: &str) -> String {
+        let mac = hmac_sha256(&self.fingerprint_key, unkeyed_hex.as_bytes());
+        format!("{FINGERPRINT_PREFIX}{}", hex::encode(mac))
     }
 
     /// Encrypts `plaintext`; the result is the random nonce followed by the ciphertext.
@@ -101,7 +135,13 @@ impl DataCipher {
     }
 }
 
-/// Random bytes for tokens and generated keys.
+fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
 /// Key material for another purpose (the CSRF cookie key, say), derived
 /// from the data key so that it survives restarts and is shared by every
 /// instance without another secret to configure.
@@ -112,6 +152,7 @@ pub fn derive_key<const N: usize>(key: &DataKey, purpose: &[u8]) -> [u8; N] {
     out
 }
 
+/// Random bytes for tokens and generated keys.
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|_| CryptoError::NoRandomness)?;
@@ -143,6 +184,20 @@ mod tests {
             cipher(2).phone_hash("+14155550100")
         );
         assert_eq!(a.phone_hash("+14155550100").len(), 32);
+    }
+
+    #[test]
+    fn request_fingerprints_are_keyed_and_upgrade_the_old_unkeyed_ones() {
+        use sha2::Digest;
+        let canonical = br#"{"idempotency_key":"k","to":"+14155550100"}"#;
+        let unkeyed = hex::encode(Sha256::digest(canonical));
+        let a = cipher(1);
+        let keyed = a.request_fingerprint(canonical);
+        assert!(keyed.starts_with(FINGERPRINT_PREFIX), "{keyed}");
+        assert!(!keyed.contains(&unkeyed));
+        assert_eq!(keyed, a.upgrade_fingerprint(&unkeyed));
+        assert_ne!(keyed, cipher(2).request_fingerprint(canonical));
+        assert_ne!(keyed, a.request_fingerprint(b"{}"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod error_catalog;
 pub mod event;
 pub mod guidance;
 pub mod outbound;
+pub mod payload;
 pub mod phone;
 pub mod search;
 pub mod status;

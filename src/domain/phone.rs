@@ -1,5 +1,11 @@
-//! Phone numbers: parsed and validated by libphonenumber (the `phonenumber`
-//! crate), stored in E.164, shown masked.
+//! Phone numbers: parsed by libphonenumber (the `phonenumber` crate), stored
+//! in E.164, shown masked.
+//!
+//! A number is accepted when it is *possible*: a known calling code and a
+//! national number of a length that code's plan uses. Whether it is *valid*
+//! (in a range the crate's metadata knows) is recorded, not enforced: the
+//! provider already accepted the send, ranges newer than the metadata exist,
+//! and refusing the number would only lose its callbacks.
 //!
 //! Nothing here prints a full number on its own: `Debug` is masked and error
 //! messages never echo the input, so a `{:?}` in a log line or an API error
@@ -24,7 +30,7 @@ const MAX_LENIENT_DIGITS: usize = MAX_DIGITS + 2;
 /// lenient parser's work proportional to a phone number, not to the input.
 const MAX_LENIENT_CHARS: usize = 64;
 
-/// A valid phone number in E.164 form.
+/// A possible phone number in E.164 form.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PhoneNumber {
     /// '+' then digits, canonical (no trunk prefix, no separators).
@@ -32,6 +38,8 @@ pub struct PhoneNumber {
     calling_code: u16,
     /// ISO 3166-1 alpha-2, `None` for non-geographic codes such as +800.
     region: Option<phonenumber::country::Id>,
+    /// In a range of its country's numbering plan, per the crate's metadata.
+    valid: bool,
 }
 
 /// Why a text is not an acceptable phone number. The messages are meant for
@@ -64,7 +72,9 @@ pub enum PhoneError {
     UnknownCallingCode,
     #[error("phone number could not be read as a phone number")]
     Unparseable,
-    #[error("phone number is not a valid number for country calling code +{calling_code}")]
+    #[error(
+        "phone number cannot be a number of country calling code +{calling_code}: its national part has a length that plan does not use"
+    )]
     Invalid { calling_code: u16 },
 }
 
@@ -89,8 +99,8 @@ impl PhoneError {
 
 impl PhoneNumber {
     /// Strict: what the send API accepts for `to`. Exactly E.164 ('+', then
-    /// 7 to 15 digits, nothing else, in canonical form) and valid for its
-    /// region according to libphonenumber.
+    /// 7 to 15 digits, nothing else, in canonical form) and possible for its
+    /// calling code (see [`Self::is_valid`] for the stricter test).
     pub fn parse_e164(text: &str) -> Result<Self, PhoneError> {
         if text.is_empty() {
             return Err(PhoneError::Empty);
@@ -158,6 +168,13 @@ impl PhoneNumber {
         self.calling_code
     }
 
+    /// Whether libphonenumber's metadata places the number in a range of its
+    /// country's plan. `false` for fictional ranges (Ofcom's drama numbers)
+    /// and for ranges newer than the metadata: shown, never refused.
+    pub fn is_valid(&self) -> bool {
+        self.valid
+    }
+
     /// ISO 3166-1 alpha-2 region ("US", "GB", "IN"). `None` when the number
     /// belongs to no single region (+800, +882 …). +1 is resolved per number
     /// (US, CA, the Caribbean …).
@@ -187,7 +204,8 @@ impl PhoneNumber {
                 | phonenumber::ParseError::MalformedInteger(_) => PhoneError::Unparseable,
             })?;
         let calling_code = parsed.country().code();
-        if !parsed.is_valid() {
+        let valid = parsed.is_valid();
+        if !valid && !is_possible_length(calling_code, parsed.national().to_string().len()) {
             return Err(PhoneError::Invalid { calling_code });
         }
 
@@ -200,14 +218,12 @@ impl PhoneNumber {
         }
         check_digit_count(formatted.len(), MAX_DIGITS)?;
 
+        // The lookup finds no region for a number outside every known range,
+        // and phonenumber 0.3.10 loses the leading zero of Italian-style
+        // national numbers (+39 06 …) when it looks one up: both fall back to
+        // the main region of the calling code. Non-geographic codes (+800)
+        // have the main region "001", which is no country, and stay `None`.
         let region = parsed.country().id().or_else(|| {
-            // phonenumber 0.3.10 loses the leading zero of Italian-style
-            // national numbers (+39 06 …) when it looks the region up, although
-            // it validates them correctly; fall back to the main region of
-            // the calling code, which is what the lookup would have found.
-            if parsed.national().zeros() == 0 {
-                return None;
-            }
             DATABASE
                 .region(&calling_code)
                 .and_then(|regions| regions.first().and_then(|r| r.parse().ok()))
@@ -217,6 +233,7 @@ impl PhoneNumber {
             e164,
             calling_code,
             region,
+            valid,
         })
     }
 }
@@ -226,6 +243,35 @@ impl fmt::Debug for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("PhoneNumber").field(&self.masked()).finish()
     }
+}
+
+/// Whether some region of `calling_code` uses national numbers of `len`
+/// digits, for any kind of number that can be reached from abroad.
+fn is_possible_length(calling_code: u16, len: usize) -> bool {
+    let Ok(len) = u16::try_from(len) else {
+        return false;
+    };
+    DATABASE.by_code(&calling_code).is_some_and(|regions| {
+        regions.iter().any(|meta| {
+            let d = meta.descriptors();
+            [
+                Some(d.general()),
+                d.fixed_line(),
+                d.mobile(),
+                d.toll_free(),
+                d.premium_rate(),
+                d.shared_cost(),
+                d.personal_number(),
+                d.voip(),
+                d.pager(),
+                d.uan(),
+                d.voicemail(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|desc| desc.possible_length().contains(&len))
+        })
+    })
 }
 
 fn check_digit_count(count: usize, max: usize) -> Result<(), PhoneError> {
@@ -343,6 +389,28 @@ pub fn mask_numbers_in_text(text: &str) -> String {
     }
     out.push_str(&text[copied..]);
     out
+}
+
+/// A value that is one number and nothing else, in any spelling: with or
+/// without '+' or 00, with separators (a '+' between groups too: a space in
+/// a form body), 7 to 17 digits. Masked like [`mask_numbers_in_text`] does;
+/// `None` when the value is anything else. For values whose name says they
+/// hold a number, where a bare digit run is a number too.
+pub fn mask_whole_number(value: &str) -> Option<String> {
+    let positions: Vec<usize> = value
+        .char_indices()
+        .filter(|(_, c)| c.is_ascii_digit())
+        .map(|(i, _)| i)
+        .collect();
+    let only_number = value
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '+' || is_separator(c));
+    if !only_number || !(MIN_DIGITS..=MAX_LENIENT_DIGITS).contains(&positions.len()) {
+        return None;
+    }
+    let mut out = String::with_capacity(value.len() + 16);
+    mask_in_place(value, 0, value.len(), &positions, &mut out);
+    Some(out)
 }
 
 /// Length of a '+' or '%2B' marker at the start of `bytes`.
@@ -466,7 +534,8 @@ fn value_key(text: &str, start: usize) -> Option<&str> {
     Some(&rest[key_start..])
 }
 
-fn is_phone_key(key: &str) -> bool {
+/// Whether a form field or JSON member with this name holds a phone number.
+pub fn is_phone_key(key: &str) -> bool {
     let key: String = key
         .chars()
         .filter(char::is_ascii_alphanumeric)
@@ -581,6 +650,33 @@ mod tests {
     }
 
     #[test]
+    fn possible_but_invalid_numbers_are_accepted_and_marked() {
+        // Ofcom's drama range, the US 555 exchange, and a number no plan
+        // places but whose length fits: accepted with the country of their
+        // calling code, marked not valid.
+        let cases = [
+            ("+447700900456", "+44 7700 900456", 44, Some("GB")),
+            ("+447700900123", "+44 7700 900123", 44, Some("GB")),
+            ("+15558675310", "+1 555 867 5310", 1, Some("US")),
+        ];
+        for (strict, lenient, code, country) in cases {
+            let n = e164(strict);
+            assert!(!n.is_valid(), "{strict}");
+            assert_eq!(n.calling_code(), code, "{strict}");
+            assert_eq!(n.country(), country, "{strict}");
+            assert_eq!(PhoneNumber::parse_international(lenient), Ok(n));
+        }
+        for valid in [
+            "+14155550100",
+            "+442079460958",
+            "+390612345678",
+            "+80012345678",
+        ] {
+            assert!(e164(valid).is_valid(), "{valid}");
+        }
+    }
+
+    #[test]
     fn strict_rejections() {
         let cases = [
             ("", PhoneError::Empty),
@@ -597,10 +693,9 @@ mod tests {
             ("+123456", PhoneError::TooShort),
             ("+1234567890123456", PhoneError::TooLong),
             ("+4402079460958", PhoneError::NotCanonical),
-            ("+15558675310", PhoneError::Invalid { calling_code: 1 }),
             ("+1415555010", PhoneError::Invalid { calling_code: 1 }),
             ("+141555501001", PhoneError::Invalid { calling_code: 1 }),
-            ("+447700900123", PhoneError::Invalid { calling_code: 44 }),
+            ("+4477009001", PhoneError::Invalid { calling_code: 44 }),
             ("+0123456789", PhoneError::UnknownCallingCode),
             ("+99912345678", PhoneError::UnknownCallingCode),
         ];
@@ -628,7 +723,7 @@ mod tests {
             ("+1 23", PhoneError::TooShort),
             ("00 1234", PhoneError::TooShort),
             ("+1 2345 6789 0123 4567 89", PhoneError::TooLong),
-            ("+1 555 867 5310", PhoneError::Invalid { calling_code: 1 }),
+            ("+1 415 555 010", PhoneError::Invalid { calling_code: 1 }),
             ("+000 1234 5678", PhoneError::UnknownCallingCode),
         ];
         for (text, expected) in cases {
@@ -647,7 +742,7 @@ mod tests {
 
     #[test]
     fn error_messages_do_not_echo_the_number() {
-        for text in ["+15558675310", "+4402079460958", "+1 415 555 0100"] {
+        for text in ["+1415555010", "+4402079460958", "+1 415 555 0100"] {
             let err = match PhoneNumber::parse_e164(text) {
                 Ok(n) => panic!("{text} should be refused, got {n:?}"),
                 Err(e) => e,

@@ -33,6 +33,9 @@ pub struct MessageView {
     pub provider_message_id: Option<String>,
     pub recipient_masked: String,
     pub destination_country: Option<String>,
+    /// `false` when the number is possible for its calling code but in no
+    /// range of that country's plan that we know of.
+    pub recipient_valid: bool,
     pub sender_identity: Option<String>,
     pub sender_type: Option<String>,
     pub template_key: Option<String>,
@@ -73,6 +76,7 @@ impl MessageView {
             provider_message_id: m.provider_message_id.clone(),
             recipient_masked: m.recipient_masked.clone(),
             destination_country: m.destination_country.clone(),
+            recipient_valid: m.recipient_valid,
             sender_identity: m.sender_identity.clone(),
             sender_type: m.sender_type.clone(),
             template_key: m.template_key.clone(),

@@ -134,6 +134,7 @@ impl Ingest {
                 provider: name,
                 route: route_name(route),
                 reason: error.to_string(),
+                dedup_key: format!("{name}:{}", self.cipher.payload_digest(request.body)),
                 payload,
                 received_at_us,
             },

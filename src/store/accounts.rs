@@ -4,7 +4,7 @@
 
 use sqlx::AnyConnection;
 
-use crate::domain::account::Role;
+use crate::domain::account::{AuditAction, Role};
 
 use super::audit::insert_audit;
 use super::db::conflict_or;
@@ -253,6 +253,9 @@ impl Store {
             }
         }
         insert_audit(&mut tx, audit).await?;
+        if matches!(change, UserChange::Disabled(true)) {
+            revoke_live_grants(&mut tx, id, audit).await?;
+        }
         tx.commit().await?;
         Ok(updated)
     }
@@ -347,6 +350,36 @@ async fn insert_user(conn: &mut AnyConnection, user: &NewUser) -> Result<UserRec
         .fetch_one(&mut *conn)
         .await
         .map_err(|e| conflict_or(e, "a user with this email exists already"))
+}
+
+/// Ends every live reveal grant of a user being disabled, each with its own
+/// `grant_revoke` audit row by the same actor. Without this a grant would
+/// outlive the disable and come back with a later enable, which no admin
+/// would expect of "disable".
+async fn revoke_live_grants(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    disable: &NewAuditEntry,
+) -> Result<(), StoreError> {
+    let revoked: Vec<i64> = sqlx::query_scalar(
+        "UPDATE reveal_grants SET revoked_at_us = $2, revoked_by = $3 \
+         WHERE user_id = $1 AND revoked_at_us IS NULL AND expires_at_us > $2 RETURNING id",
+    )
+    .bind(user_id)
+    .bind(disable.at_us)
+    .bind(&disable.actor_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for id in revoked {
+        let entry = NewAuditEntry {
+            action: AuditAction::GrantRevoke,
+            target: Some(format!("grant {id}")),
+            detail: Some("revoked because the user was disabled".to_owned()),
+            ..disable.clone()
+        };
+        insert_audit(conn, &entry).await?;
+    }
+    Ok(())
 }
 
 async fn find_grant(conn: &mut AnyConnection, id: i64) -> Result<GrantRecord, StoreError> {

@@ -53,6 +53,9 @@ pub enum IngestItem {
         provider: &'static str,
         route: &'static str,
         reason: String,
+        /// A keyed digest of the raw body: a replayed copy is a duplicate,
+        /// not another review item.
+        dedup_key: String,
         payload: SealedPayload,
         received_at_us: i64,
     },

@@ -16,7 +16,8 @@ pub(super) const MESSAGE_COLUMNS: &str = "id, idempotency_key, request_fingerpri
     sender_identity, sender_type, template_key, use_case, user_ref, product_action_kind, \
     product_action_ref, product_action_url, recipient_timezone, sent_at_us, metadata_json, \
     created_at_us, current_status, current_raw_status, current_error_code, status_at_us, \
-    CAST(is_final AS INTEGER) AS is_final, updated_at_us";
+    CAST(is_final AS INTEGER) AS is_final, updated_at_us, \
+    CAST(recipient_valid AS INTEGER) AS recipient_valid";
 
 /// A recipient (or inbound sender) number in its three stored forms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +44,9 @@ pub struct NewMessage {
     pub provider: String,
     pub provider_message_id: Option<String>,
     pub recipient: ProtectedNumber,
+    /// Whether the recipient is in a known range of its country's plan
+    /// (possible numbers outside one are accepted too).
+    pub recipient_valid: bool,
     pub sender_identity: Option<String>,
     pub sender_type: Option<String>,
     pub template_key: Option<String>,
@@ -98,6 +102,8 @@ pub struct MessageRecord {
     #[sqlx(try_from = "DbBool")]
     pub is_final: bool,
     pub updated_at_us: i64,
+    #[sqlx(try_from = "DbBool")]
+    pub recipient_valid: bool,
 }
 
 /// The key a search box query resolved to.
@@ -199,6 +205,56 @@ impl Store {
         Ok(sqlx::query_as_with(&sql, args)
             .fetch_all(self.pool())
             .await?)
+    }
+}
+
+impl Store {
+    /// Rewrites every request fingerprint not yet in the form that starts
+    /// with `prefix`, through `upgrade` (which must give that form). Safe to
+    /// run from several processes at once: a row changes only if it still
+    /// holds the value read. Returns how many rows it rewrote.
+    pub async fn upgrade_fingerprints(
+        &self,
+        prefix: &str,
+        upgrade: impl Fn(&str) -> String,
+    ) -> Result<u64, StoreError> {
+        const BATCH: i64 = 500;
+        let pattern = format!("{prefix}%");
+        let mut upgraded = 0;
+        loop {
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "SELECT id, request_fingerprint FROM messages \
+                 WHERE request_fingerprint NOT LIKE $1 ORDER BY id LIMIT $2",
+            )
+            .bind(&pattern)
+            .bind(BATCH)
+            .fetch_all(self.pool())
+            .await?;
+            if rows.is_empty() {
+                return Ok(upgraded);
+            }
+            let mut tx = self.begin_write().await?;
+            for (id, old) in &rows {
+                let new = upgrade(old);
+                if !new.starts_with(prefix) {
+                    // Writing it would select the row again, forever.
+                    return Err(StoreError::Corrupt(
+                        "an upgraded fingerprint lacks its prefix".to_owned(),
+                    ));
+                }
+                upgraded += sqlx::query(
+                    "UPDATE messages SET request_fingerprint = $3 \
+                     WHERE id = $1 AND request_fingerprint = $2",
+                )
+                .bind(id)
+                .bind(old)
+                .bind(&new)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            tx.commit().await?;
+        }
     }
 }
 

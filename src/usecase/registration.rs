@@ -2,20 +2,22 @@
 //! message the store keeps.
 
 use super::{UseCaseError, now_us};
-use crate::crypto::{DataCipher, token_digest};
+use crate::crypto::DataCipher;
 use crate::domain::outbound::OutboundMessage;
 use crate::store::{NewMessage, ProductAction};
 
 /// The stored form of a registration request. The fingerprint is a digest
-/// of the request as understood (not as typed), so a replay with the same
-/// meaning is recognized; the recipient is sealed, hashed and masked here.
+/// of the request as understood (not as typed), keyed so that a copy of
+/// the database cannot test candidate numbers against it, and a replay with
+/// the same meaning is recognized; the recipient is sealed, hashed and
+/// masked here.
 pub fn new_message(
     message: OutboundMessage,
     cipher: &DataCipher,
 ) -> Result<NewMessage, UseCaseError> {
     let canonical =
         serde_json::to_vec(&message).map_err(|e| UseCaseError::Invalid(e.to_string()))?;
-    let fingerprint = token_digest(&String::from_utf8_lossy(&canonical));
+    let fingerprint = cipher.request_fingerprint(&canonical);
     let recipient = cipher.protect_number(&message.to).map_err(|e| {
         tracing::error!(error = %e, "cannot seal recipient");
         UseCaseError::Internal("internal error".to_owned())
@@ -27,6 +29,7 @@ pub fn new_message(
         provider: message.provider,
         provider_message_id: message.provider_message_id,
         recipient,
+        recipient_valid: message.to.is_valid(),
         sender_identity: message.sender_identity,
         sender_type: message.sender_type,
         template_key: message.template_key,

@@ -72,6 +72,64 @@ async fn idempotency_same_body_200_different_body_409() {
     assert_eq!(app.db.count("messages").await, 1);
 }
 
+/// The unkeyed fingerprint earlier versions stored: SHA-256 of the canonical
+/// registration, which a copy of the database could brute-force for the number.
+fn unkeyed_fingerprint(request: &Value) -> String {
+    let parsed = smstrail::domain::outbound::OutboundMessage::parse(
+        serde_json::from_value(request.clone()).unwrap(),
+        &smstrail::providers::KNOWN,
+    )
+    .unwrap();
+    smstrail::crypto::token_digest(&serde_json::to_string(&parsed).unwrap())
+}
+
+#[tokio::test]
+async fn idempotency_fingerprints_are_keyed_and_old_rows_are_upgraded_at_start() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.register(&full_request()).await.status(),
+        StatusCode::CREATED
+    );
+    let unkeyed = unkeyed_fingerprint(&full_request());
+    let stored = app
+        .db
+        .strings("SELECT request_fingerprint FROM messages")
+        .await;
+    assert!(stored[0].starts_with("v2:"), "{stored:?}");
+    assert!(
+        !stored[0].contains(&unkeyed),
+        "the stored fingerprint is keyed"
+    );
+
+    // A row as an earlier version wrote it, then a restart over that database.
+    app.db
+        .execute(&format!(
+            "UPDATE messages SET request_fingerprint = '{unkeyed}'"
+        ))
+        .await;
+    let config =
+        smstrail::config::Config::from_sources(None, test_env(&app.db)).expect("test config");
+    let restarted = smstrail::AppState::build(config).await.expect("restart");
+    drop(restarted);
+    let upgraded = app
+        .db
+        .strings("SELECT request_fingerprint FROM messages")
+        .await;
+    assert_eq!(
+        upgraded, stored,
+        "the old row now holds the keyed fingerprint"
+    );
+
+    // And the upgraded row still tells a replay from a conflict.
+    assert_eq!(app.register(&full_request()).await.status(), StatusCode::OK);
+    let mut different = full_request();
+    different["template_key"] = json!("otp_signup");
+    assert_eq!(
+        app.register(&different).await.status(),
+        StatusCode::CONFLICT
+    );
+}
+
 #[tokio::test]
 async fn concurrent_registrations_with_one_key_create_one_message() {
     let app = TestApp::spawn().await;

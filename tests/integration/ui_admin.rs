@@ -821,3 +821,34 @@ async fn two_admins_disabling_each_other_at_once_leave_one_admin() {
         );
     }
 }
+
+#[tokio::test]
+async fn disabling_a_user_ends_their_reveal_grants_for_good() {
+    let app = TestApp::spawn().await;
+    let id = app.register_twilio("SM-disable-grant").await;
+    let (admin, admin_user) = app.logged_in("admin@example.com", "admin").await;
+    let (agent, agent_user) = app.logged_in("agent@example.com", "support").await;
+    app.grant(&agent_user, &admin_user, 8).await;
+    assert_eq!(reveal(&agent, &id).await.status, StatusCode::OK);
+
+    let page = admin.user_action(&agent_user.id, "disable", &[]).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let open: Vec<String> = app
+        .db
+        .strings("SELECT CAST(id AS TEXT) FROM reveal_grants WHERE revoked_at_us IS NULL")
+        .await;
+    assert!(open.is_empty(), "the disable revoked the live grant");
+    let grant_id = grant_ids(&app).await[0];
+    let revoked = app.db.audit("grant_revoke").await;
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].target, Some(format!("grant {grant_id}")));
+    assert_eq!(revoked[0].actor_email.as_deref(), Some("admin@example.com"));
+
+    // Enabling again does not bring the grant back.
+    let page = admin.user_action(&agent_user.id, "enable", &[]).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let agent = UiClient::new(&app);
+    agent.login("agent@example.com", PASSWORD).await;
+    let denied = reveal(&agent, &id).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.body);
+}

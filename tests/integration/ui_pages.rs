@@ -750,3 +750,50 @@ async fn reveal_without_a_reason_is_422_and_not_audited() {
     assert!(app.db.audit("reveal").await.is_empty());
     assert!(app.db.audit("reveal_denied").await.is_empty());
 }
+
+#[tokio::test]
+async fn a_possible_but_invalid_recipient_is_registered_and_flagged() {
+    let app = TestApp::spawn().await;
+    // Ofcom's drama range: a number no real phone has, but one a provider
+    // happily accepts a send to.
+    let response = app
+        .register(&json!({
+            "idempotency_key": "drama-1",
+            "to": "+447700900456",
+            "provider": "twilio",
+            "provider_message_id": "SM-drama",
+        }))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["destination_country"], "GB");
+    assert_eq!(body["recipient_valid"], false);
+    assert_eq!(body["recipient_masked"], "+44 •••• ••0456");
+    let id = body["id"].as_str().unwrap().to_owned();
+    // Its callbacks find it.
+    app.twilio_status("SM-drama", "delivered").await;
+    assert_eq!(app.status_of(&id).await, "delivered");
+
+    let valid = app.register_id(&us_message("valid-1", "SM-valid")).await;
+    assert_eq!(app.message(&valid).await["recipient_valid"], true);
+
+    let client = agent(&app).await;
+    let page = client.get(&format!("/messages/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text()
+            .contains("not a valid number in that country's plan"),
+        "{}",
+        page.body
+    );
+    let page = client.get(&format!("/messages/{valid}")).await;
+    assert!(!page.text().contains("not a valid number"));
+
+    // What cannot be a phone number at all is still refused.
+    for bad in ["+4477009004", "+99912345678"] {
+        let response = app
+            .register(&json!({"idempotency_key": bad, "to": bad, "provider": "twilio"}))
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+}

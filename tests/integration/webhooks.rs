@@ -209,6 +209,35 @@ async fn authentic_but_unparseable_payload_goes_to_review() {
 }
 
 #[tokio::test]
+async fn a_replayed_unreadable_callback_is_a_duplicate_not_another_review_item() {
+    let app = TestApp::spawn().await;
+    let nonsense = [("AccountSid", "AC123"), ("Nonsense", "1")];
+    for _ in 0..3 {
+        let response = app.twilio("status", &nonsense).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    // Another body is another item; the same body on another provider too.
+    app.twilio("status", &[("AccountSid", "AC123"), ("Nonsense", "2")])
+        .await;
+    let body = json!({"type": "message.exploded", "data": {}});
+    for _ in 0..2 {
+        let response = app.standard("msg_odd", now_unix(), &body).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let review = app.state.store.review_items(10).await.unwrap();
+    assert_eq!(review.len(), 3, "{review:?}");
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains(r#"smstrail_callbacks_total{provider="twilio",outcome="duplicate"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"smstrail_callbacks_total{provider="standard",outcome="duplicate"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
 async fn duplicates_are_answered_2xx_and_change_nothing() {
     let app = TestApp::spawn().await;
     let id = app.register_twilio("SM-dup").await;

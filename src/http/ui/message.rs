@@ -19,6 +19,7 @@ use crate::app::AppState;
 use crate::crypto::DataCipher;
 use crate::domain::error_catalog::{ErrorNote, explain, status_note};
 use crate::domain::guidance::next_step;
+use crate::domain::payload::readable_payload;
 use crate::domain::phone::mask_numbers_in_text;
 use crate::domain::timeline::{TimelineEvent, annotate};
 use crate::domain::timezones::{RecipientZone, format_duration_us, format_instant, recipient_zone};
@@ -64,6 +65,8 @@ struct Summary {
     action_text: String,
     action_url: Option<String>,
     country: String,
+    /// The recipient is possible for its calling code but in no known range.
+    recipient_invalid: bool,
     sender: String,
     provider: String,
     template: String,
@@ -346,6 +349,7 @@ fn summary(m: &MessageRecord, zones: &Zones) -> Summary {
         action_text,
         action_url,
         country: text_or_dash(&m.destination_country),
+        recipient_invalid: !m.recipient_valid,
         sender: match (&m.sender_identity, &m.sender_type) {
             (Some(identity), Some(kind)) => format!("{identity} ({kind})"),
             (identity, _) => text_or_dash(identity),
@@ -410,67 +414,27 @@ fn event_rows(
             changed_summary: note.changed_summary,
             out_of_order: note.arrived_out_of_order,
             content_type: e.content_type.clone(),
-            payload: readable_payload(&e.content_type, &open_masked(cipher, &e.raw_payload_sealed)),
+            payload: match cipher.open(&e.raw_payload_sealed) {
+                Ok(body) => readable_payload(&e.content_type, &body),
+                Err(_) => UNDECRYPTABLE.to_owned(),
+            },
         })
         .collect()
 }
+
+const UNDECRYPTABLE: &str = "(cannot be decrypted with this data key)";
 
 /// Decrypts stored text and masks every phone number in it.
 fn open_masked(cipher: &DataCipher, sealed: &[u8]) -> String {
     match cipher.open(sealed) {
         Ok(bytes) => mask_numbers_in_text(&String::from_utf8_lossy(&bytes)),
-        Err(_) => "(cannot be decrypted with this data key)".to_owned(),
+        Err(_) => UNDECRYPTABLE.to_owned(),
     }
-}
-
-/// A form body one field per line, so agents can read it; JSON as sent.
-fn readable_payload(content_type: &str, masked: &str) -> String {
-    if content_type.starts_with("application/x-www-form-urlencoded") {
-        masked
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, value)) => format!("{key} = {}", decode_component(value)),
-                None => pair.to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    } else {
-        masked.to_owned()
-    }
-}
-
-/// Percent-decoding after masking: the masked digits are already '•'.
-fn decode_component(value: &str) -> String {
-    form_urlencoded::parse(format!("v={value}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| value.to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn form_payloads_read_one_field_per_line_still_masked() {
-        let masked =
-            mask_numbers_in_text("To=%2B14155550100&MessageStatus=delivered&Body=hi+there");
-        let text = readable_payload("application/x-www-form-urlencoded", &masked);
-        assert!(text.contains("MessageStatus = delivered"), "{text}");
-        assert!(text.contains("Body = hi there"), "{text}");
-        assert!(text.starts_with("To = +"), "{text}");
-        assert!(!text.contains("4155550100"), "{text}");
-    }
-
-    #[test]
-    fn json_payloads_are_shown_as_sent() {
-        let json = r#"{"to":"+14155550100"}"#;
-        let text = readable_payload("application/json", &mask_numbers_in_text(json));
-        assert!(
-            !text.contains("4155550100") && text.contains("0100"),
-            "{text}"
-        );
-    }
 
     #[test]
     fn recipient_zone_is_named_or_its_absence_explained() {
@@ -502,6 +466,7 @@ mod tests {
             status_at_us: 0,
             is_final: false,
             updated_at_us: 0,
+            recipient_valid: true,
         };
         let (zone, note) = describe_recipient_zone(&m);
         assert_eq!(zone, Some(chrono_tz::Asia::Kolkata));

@@ -20,6 +20,8 @@ pub(crate) struct NewReview<'a> {
     pub kind: &'a str,
     pub reason: String,
     pub event_id: Option<i64>,
+    /// Set for unreadable callbacks; `None` never conflicts.
+    pub dedup_key: Option<&'a str>,
     pub payload: &'a SealedPayload,
     pub received_at_us: i64,
 }
@@ -51,7 +53,8 @@ pub(crate) trait WriteTx {
     /// Inbound message; `false` when it was stored before.
     async fn insert_inbound(&mut self, item: &InboundItem) -> Result<bool, StoreError>;
 
-    async fn insert_review(&mut self, review: &NewReview<'_>) -> Result<(), StoreError>;
+    /// `false` when an item with its dedup key was stored before.
+    async fn insert_review(&mut self, review: &NewReview<'_>) -> Result<bool, StoreError>;
 
     /// Inserts a message and takes the waiting mark of its provider message
     /// id: the stored message and whether callbacks were waiting for it.
@@ -118,6 +121,7 @@ pub(crate) async fn apply_one(tx: &mut impl WriteTx, command: &Command) -> ItemR
             provider,
             route,
             reason,
+            dedup_key,
             payload,
             received_at_us,
         }) => {
@@ -127,11 +131,15 @@ pub(crate) async fn apply_one(tx: &mut impl WriteTx, command: &Command) -> ItemR
                 kind: "unreadable",
                 reason: reason.clone(),
                 event_id: None,
+                dedup_key: Some(dedup_key.as_str()),
                 payload,
                 received_at_us: *received_at_us,
             };
-            tx.insert_review(&review).await?;
-            Done::Ingested(IngestOutcome::Review)
+            Done::Ingested(if tx.insert_review(&review).await? {
+                IngestOutcome::Review
+            } else {
+                IngestOutcome::Duplicate
+            })
         }
         Command::Register(message) => Done::Registered(register(tx, message).await?),
         Command::SetProviderMessageId {
@@ -218,6 +226,8 @@ pub(crate) async fn ingest_deliveries(
             kind: "unknown_status",
             reason: format!("unknown status {:?}", d.report.raw_status),
             event_id: Some(*event_id),
+            // Deduplicated as an event already.
+            dedup_key: None,
             payload: d.payload,
             received_at_us: d.received_at_us,
         })

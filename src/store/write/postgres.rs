@@ -414,10 +414,11 @@ impl WriteTx for PgTx<'_> {
         Ok(id.is_some())
     }
 
-    async fn insert_review(&mut self, r: &NewReview<'_>) -> Result<(), StoreError> {
-        sqlx::query(
+    async fn insert_review(&mut self, r: &NewReview<'_>) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
             "INSERT INTO review_items (provider, route, kind, reason, event_id, content_type, \
-             raw_payload_sealed, received_at_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             raw_payload_sealed, received_at_us, dedup_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (dedup_key) DO NOTHING",
         )
         .bind(r.provider)
         .bind(r.route)
@@ -427,9 +428,11 @@ impl WriteTx for PgTx<'_> {
         .bind(&r.payload.content_type)
         .bind(&r.payload.sealed)
         .bind(r.received_at_us)
+        .bind(r.dedup_key)
         .execute(&mut *self.0)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        Ok(inserted > 0)
     }
 
     /// One round trip: the insert, and the waiting mark it clears, in one
@@ -445,9 +448,9 @@ impl WriteTx for PgTx<'_> {
                destination_country, sender_identity, sender_type, template_key, use_case, \
                user_ref, product_action_kind, product_action_ref, product_action_url, \
                recipient_timezone, sent_at_us, metadata_json, created_at_us, current_status, \
-               status_at_us, is_final, updated_at_us) \
+               status_at_us, is_final, updated_at_us, recipient_valid) \
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-               $17, $18, $19, $20, $21, 'accepted', $21, FALSE, $21) \
+               $17, $18, $19, $20, $21, 'accepted', $21, FALSE, $21, $22) \
                ON CONFLICT (idempotency_key) DO NOTHING RETURNING {MESSAGE_COLUMNS}), \
              waiting AS ( \
                DELETE FROM unmatched_callbacks u USING inserted i \
@@ -476,6 +479,7 @@ impl WriteTx for PgTx<'_> {
         .bind(m.sent_at_us)
         .bind(&m.metadata_json)
         .bind(m.created_at_us)
+        .bind(m.recipient_valid)
         .fetch_optional(&mut *self.0)
         .await
         .map_err(|e| conflict_or(e, "provider_message_id is already registered"))?;

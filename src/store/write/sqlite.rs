@@ -251,12 +251,14 @@ impl WriteTx for SqliteTx<'_> {
         Ok(id.is_some())
     }
 
-    async fn insert_review(&mut self, r: &NewReview<'_>) -> Result<(), StoreError> {
-        self.0
+    async fn insert_review(&mut self, r: &NewReview<'_>) -> Result<bool, StoreError> {
+        let inserted = self
+            .0
             .prepare_cached(
                 "INSERT INTO review_items (provider, route, kind, reason, event_id, \
-                 content_type, raw_payload_sealed, received_at_us) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 content_type, raw_payload_sealed, received_at_us, dedup_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 ON CONFLICT (dedup_key) DO NOTHING",
             )?
             .execute(params![
                 r.provider,
@@ -267,8 +269,9 @@ impl WriteTx for SqliteTx<'_> {
                 r.payload.content_type,
                 r.payload.sealed,
                 r.received_at_us,
+                r.dedup_key,
             ])?;
-        Ok(())
+        Ok(inserted > 0)
     }
 
     async fn insert_message(
@@ -283,9 +286,9 @@ impl WriteTx for SqliteTx<'_> {
                  destination_country, sender_identity, sender_type, template_key, use_case, \
                  user_ref, product_action_kind, product_action_ref, product_action_url, \
                  recipient_timezone, sent_at_us, metadata_json, created_at_us, current_status, \
-                 status_at_us, is_final, updated_at_us) \
+                 status_at_us, is_final, updated_at_us, recipient_valid) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-                 ?16, ?17, ?18, ?19, ?20, ?21, 'accepted', ?21, FALSE, ?21) \
+                 ?16, ?17, ?18, ?19, ?20, ?21, 'accepted', ?21, FALSE, ?21, ?22) \
                  ON CONFLICT (idempotency_key) DO NOTHING RETURNING {MESSAGE_COLUMNS}"
             ))?
             .query_row(
@@ -311,6 +314,7 @@ impl WriteTx for SqliteTx<'_> {
                     m.sent_at_us,
                     m.metadata_json,
                     m.created_at_us,
+                    m.recipient_valid,
                 ],
                 message,
             )
@@ -535,6 +539,7 @@ fn message(row: &Row<'_>) -> rusqlite::Result<MessageRecord> {
         status_at_us: row.get("status_at_us")?,
         is_final: row.get("is_final")?,
         updated_at_us: row.get("updated_at_us")?,
+        recipient_valid: row.get("recipient_valid")?,
     })
 }
 
