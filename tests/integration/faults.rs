@@ -436,3 +436,52 @@ async fn a_full_disk_answers_503_and_writing_resumes_when_space_returns() {
     }
     assert_eq!(app.status_of(&id).await, "delivered");
 }
+
+/// Runs the binary with `format`, sends `refusals` forged callbacks and
+/// returns its log.
+async fn log_of_forged_callbacks(format: &str, refusals: usize) -> String {
+    let db = TestDb::fresh().await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = tempfile::NamedTempFile::new().expect("log file");
+    let mut server = start_server(
+        &db,
+        port,
+        &[("SMSTRAIL_LOG", "info"), ("SMSTRAIL_LOG_FORMAT", format)],
+        std::process::Stdio::from(log.reopen().expect("reopen")),
+    );
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base).await;
+    let params = owned(&twilio_status_params("SM-forged", "delivered"));
+    for _ in 0..refusals {
+        let refused = client
+            .post(format!("{base}/webhooks/twilio/status"))
+            .header("X-Twilio-Signature", "forged")
+            .form(&params)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    std::fs::read_to_string(log.path()).expect("read log")
+}
+
+#[tokio::test]
+async fn logs_have_no_colour_codes_json_on_request_and_refusals_do_not_flood() {
+    let text = log_of_forged_callbacks("text", 1).await;
+    assert!(!text.contains('\u{1b}'), "colour codes in a file:\n{text}");
+
+    let json = log_of_forged_callbacks("json", 200).await;
+    assert!(!json.contains('\u{1b}'), "colour codes in a file:\n{json}");
+    for line in json.lines().filter(|line| !line.trim().is_empty()) {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+    }
+    let refusal_lines = json
+        .lines()
+        .filter(|l| l.contains("callback refused"))
+        .count();
+    assert_eq!(refusal_lines, 1, "200 refusals logged as:\n{json}");
+}
