@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::app::{AppState, StartError, resolve_data_key};
-use crate::config::Config;
+use crate::config::{Config, LogFormat};
 use crate::domain::account::{Role, check_password, normalize_email};
 use crate::store;
 use crate::usecase::accounts::{self, NewAccount};
@@ -87,7 +87,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&config.log);
+    init_logging(&config.log, config.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -104,13 +104,21 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(filter: &str) {
+fn init_logging(filter: &str, format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    // Colour codes only for a person at a terminal: in files, journald or a
+    // log shipper they are noise in every line.
+    let ansi = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .try_init();
+        .with_ansi(ansi);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 pub async fn run(command: Command, config: Config) -> Result<(), CliError> {

@@ -93,6 +93,14 @@ pub enum VonageSignatureMethod {
     Sha512,
 }
 
+/// How log lines are written: for people, or one JSON object per line for
+/// log shippers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
@@ -113,6 +121,7 @@ pub struct Config {
     pub ingest_writers: usize,
     /// `tracing` filter directive, e.g. `info` or `smstrail=debug`.
     pub log: String,
+    pub log_format: LogFormat,
     /// Reverse proxies whose `X-Forwarded-For` names the real client (for
     /// the audit log and the login throttle). Empty: the TCP peer is the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -139,7 +148,7 @@ pub enum ConfigError {
 
 /// Every key, as written in the TOML file; the environment name is
 /// `SMSTRAIL_` + the key in upper case.
-const KEYS: [&str; 18] = [
+const KEYS: [&str; 19] = [
     "database_url",
     "bind",
     "public_url",
@@ -158,6 +167,7 @@ const KEYS: [&str; 18] = [
     "header_read_timeout",
     "body_read_timeout",
     "max_connections",
+    "log_format",
 ];
 
 /// Raw values by key, with where each came from for error messages.
@@ -387,6 +397,17 @@ impl Layers {
             },
         };
 
+        let log_format = match self.take("log_format").as_deref().map(str::trim) {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(bad(
+                    "log_format",
+                    format!("{other:?} is not one of text, json"),
+                ));
+            }
+        };
+
         let standard_secret = self.secret("standard_secret");
         if let Some(secret) = &standard_secret {
             crate::providers::standard::decode_secret(secret.expose())
@@ -407,6 +428,7 @@ impl Layers {
             ingest_batch_max,
             ingest_writers,
             log: self.take("log").unwrap_or_else(|| "info".to_owned()),
+            log_format,
             trusted_proxies,
             db_timeout,
             header_read_timeout,
@@ -540,6 +562,7 @@ mod tests {
             ("SMSTRAIL_HEADER_READ_TIMEOUT", "1 minute"),
             ("SMSTRAIL_BODY_READ_TIMEOUT", "0s"),
             ("SMSTRAIL_MAX_CONNECTIONS", "0"),
+            ("SMSTRAIL_LOG_FORMAT", "xml"),
         ] {
             let err = Config::from_sources(None, env(&[(key, value)])).unwrap_err();
             let expected = key.trim_start_matches(ENV_PREFIX).to_ascii_lowercase();

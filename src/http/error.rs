@@ -111,7 +111,7 @@ impl From<IngestError> for ApiError {
                 format!("provider {p:?} is not configured on this server"),
             ),
             IngestError::Unauthorized(reason) => {
-                tracing::warn!(%reason, "callback refused");
+                refused_log::warn(&reason);
                 Self::unauthorized(format!("signature verification failed: {reason}"))
             }
             other => {
@@ -119,5 +119,48 @@ impl From<IngestError> for ApiError {
                 Self::unavailable()
             }
         }
+    }
+}
+
+/// Under attack every forged callback is refused: one warn line per refusal
+/// would flood the log. At most one line per interval, counting the ones
+/// folded into it. Process-wide, like the log it protects.
+mod refused_log {
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    const INTERVAL: Duration = Duration::from_secs(10);
+
+    struct Window {
+        logged_at: Option<Instant>,
+        suppressed: u64,
+    }
+
+    static WINDOW: Mutex<Window> = Mutex::new(Window {
+        logged_at: None,
+        suppressed: 0,
+    });
+
+    pub(super) fn warn(reason: &dyn std::fmt::Display) {
+        let Ok(mut window) = WINDOW.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if window
+            .logged_at
+            .is_some_and(|at| now.duration_since(at) < INTERVAL)
+        {
+            window.suppressed += 1;
+            return;
+        }
+        let suppressed = std::mem::take(&mut window.suppressed);
+        window.logged_at = Some(now);
+        drop(window);
+        tracing::warn!(
+            %reason,
+            suppressed,
+            "callback refused (at most one line per 10 s; `suppressed` counts the others since \
+             the last line, all are in smstrail_callbacks_total)"
+        );
     }
 }

@@ -343,3 +343,145 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     );
     drop(held);
 }
+
+/// A small tmpfs, unmounted when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Result<Self, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err("mount -t tmpfs failed (needs root)".to_owned());
+        }
+        Ok(Self { dir })
+    }
+
+    /// Writes a file until the file system is full.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.dir.path().join("filler");
+        let mut file = std::fs::File::create(&path).expect("filler");
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+        let _ = file.flush();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_answers_503_and_writing_resumes_when_space_returns() {
+    use std::time::{Duration, Instant};
+    if std::env::var("SMSTRAIL_TEST_POSTGRES_URL").is_ok_and(|url| !url.is_empty()) {
+        return; // a SQLite matter
+    }
+    let disk = match SmallDisk::mount("8m") {
+        Ok(disk) => disk,
+        Err(reason) => {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+    };
+    let url = format!("sqlite://{}/smstrail.db", disk.dir.path().display());
+    let app = TestApp::spawn_with(&[
+        ("SMSTRAIL_DATABASE_URL", &url),
+        ("SMSTRAIL_DB_TIMEOUT", "2s"),
+    ])
+    .await;
+    let id = app.register_twilio("SM-full").await;
+    let filler = disk.fill();
+
+    let mut refused = 0;
+    for n in 0..20 {
+        let started = Instant::now();
+        let response = app.twilio_status(&format!("SM-full-{n}"), "sent").await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "a callback hung"
+        );
+        let status = response.status();
+        assert!(
+            status == reqwest::StatusCode::SERVICE_UNAVAILABLE,
+            "a callback on a full disk was answered {status}"
+        );
+        refused += 1;
+    }
+    assert_eq!(refused, 20);
+
+    std::fs::remove_file(filler).expect("free the space");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = app.twilio_status("SM-full", "delivered").await;
+        if response.status() == reqwest::StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "writing did not resume");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.status_of(&id).await, "delivered");
+}
+
+/// Runs the binary with `format`, sends `refusals` forged callbacks and
+/// returns its log.
+async fn log_of_forged_callbacks(format: &str, refusals: usize) -> String {
+    let db = TestDb::fresh().await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = tempfile::NamedTempFile::new().expect("log file");
+    let mut server = start_server(
+        &db,
+        port,
+        &[("SMSTRAIL_LOG", "info"), ("SMSTRAIL_LOG_FORMAT", format)],
+        std::process::Stdio::from(log.reopen().expect("reopen")),
+    );
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base).await;
+    let params = owned(&twilio_status_params("SM-forged", "delivered"));
+    for _ in 0..refusals {
+        let refused = client
+            .post(format!("{base}/webhooks/twilio/status"))
+            .header("X-Twilio-Signature", "forged")
+            .form(&params)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    std::fs::read_to_string(log.path()).expect("read log")
+}
+
+#[tokio::test]
+async fn logs_have_no_colour_codes_json_on_request_and_refusals_do_not_flood() {
+    let text = log_of_forged_callbacks("text", 1).await;
+    assert!(!text.contains('\u{1b}'), "colour codes in a file:\n{text}");
+
+    let json = log_of_forged_callbacks("json", 200).await;
+    assert!(!json.contains('\u{1b}'), "colour codes in a file:\n{json}");
+    for line in json.lines().filter(|line| !line.trim().is_empty()) {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+    }
+    let refusal_lines = json
+        .lines()
+        .filter(|l| l.contains("callback refused"))
+        .count();
+    assert_eq!(refusal_lines, 1, "200 refusals logged as:\n{json}");
+}
