@@ -45,13 +45,10 @@ impl FromRequestParts<AppState> for ApiClient {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <API token>"))?;
-        match state
-            .store
-            .api_token_by_digest(&token_digest(token))
-            .await?
-        {
-            Some(record) if record.revoked_at_us.is_none() => Ok(ApiClient),
-            _ => Err(ApiError::unauthorized("unknown or revoked API token")),
+        if state.store.api_token_is_live(&token_digest(token)).await? {
+            Ok(ApiClient)
+        } else {
+            Err(ApiError::unauthorized("unknown or revoked API token"))
         }
     }
 }

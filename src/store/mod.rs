@@ -73,6 +73,7 @@ struct Inner {
     backend: Backend,
     pool: AnyPool,
     sessions: SessionBackend,
+    live_tokens: tokens::LiveTokens,
 }
 
 /// How a store is opened.
@@ -111,6 +112,7 @@ pub async fn open_with(url: &str, options: OpenOptions) -> Result<Store, StoreEr
             backend: pools.backend,
             pool: pools.any,
             sessions: pools.sessions,
+            live_tokens: tokens::LiveTokens::default(),
         }),
     })
 }

@@ -1,5 +1,9 @@
 //! API tokens: only their digest is stored; the token itself is shown once.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use super::db::conflict_or;
 use super::{NewAuditEntry, Store, StoreError, audit::insert_audit};
 
@@ -62,6 +66,25 @@ impl Store {
             .await?)
     }
 
+    /// Whether this digest belongs to a live (unrevoked) token. Every send-API
+    /// request asks, so a live answer is remembered for [`LIVE_TOKEN_TTL`]: a
+    /// token revoked through this process stops at once, one revoked through
+    /// another instance within that time.
+    pub async fn api_token_is_live(&self, digest: &str) -> Result<bool, StoreError> {
+        let cache = &self.inner.live_tokens;
+        if cache.contains(digest) {
+            return Ok(true);
+        }
+        let live = self
+            .api_token_by_digest(digest)
+            .await?
+            .is_some_and(|token| token.revoked_at_us.is_none());
+        if live {
+            cache.insert(digest);
+        }
+        Ok(live)
+    }
+
     /// `NotFound` when the token does not exist or is already revoked.
     pub async fn revoke_api_token(
         &self,
@@ -81,6 +104,43 @@ impl Store {
         let revoked = revoked.ok_or(StoreError::NotFound)?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
+        self.inner.live_tokens.clear();
         Ok(revoked)
+    }
+}
+
+/// How long a token found live is believed without asking the database again.
+pub const LIVE_TOKEN_TTL: Duration = Duration::from_secs(5);
+
+/// Tokens checked live recently, by digest. Bounded: a flood of distinct
+/// valid tokens cannot grow it past [`MAX_LIVE_TOKENS`] (it starts over).
+#[derive(Default)]
+pub(super) struct LiveTokens(Mutex<HashMap<String, Instant>>);
+
+const MAX_LIVE_TOKENS: usize = 1024;
+
+impl LiveTokens {
+    fn contains(&self, digest: &str) -> bool {
+        let checked = self.lock().get(digest).copied();
+        checked.is_some_and(|at| at.elapsed() < LIVE_TOKEN_TTL)
+    }
+
+    fn insert(&self, digest: &str) {
+        let mut tokens = self.lock();
+        if tokens.len() >= MAX_LIVE_TOKENS {
+            tokens.clear();
+        }
+        tokens.insert(digest.to_owned(), Instant::now());
+    }
+
+    fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        // A panic while holding it leaves only timestamps behind: still usable.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -58,9 +58,14 @@ pub(super) fn run(
             return;
         }
     };
+    // Dropped when the writer stops, which stops the checkpointer too.
+    let _checkpointer = writer.hand_checkpoints_to_a_thread(url, timeout);
     let _ = ready.send(Ok(()));
     runtime.block_on(run_writer(writer, queue, batch_max));
 }
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 pub(super) struct SqliteWriter {
     conn: Connection,
@@ -80,12 +85,93 @@ impl SqliteWriter {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Self { conn })
     }
+
+    /// SQLite checkpoints the WAL inside the commit that crosses 1,000
+    /// pages, fsyncs included: the batch that happens to cross it waits for
+    /// the whole copy. A thread of its own checkpoints instead (PASSIVE:
+    /// never blocks the writer), on the other core. Should it fail to start,
+    /// the writer keeps checkpointing itself. Returns what keeps it running.
+    fn hand_checkpoints_to_a_thread(
+        &self,
+        url: &str,
+        busy: Duration,
+    ) -> Option<std::sync::mpsc::Sender<()>> {
+        let opened = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::from)
+            .and_then(|options| Ok(Connection::open(options.get_filename())?))
+            .and_then(|conn| {
+                conn.busy_timeout(busy)?;
+                Ok(conn)
+            });
+        let conn = match opened {
+            Ok(conn) => conn,
+            Err(error) => {
+                tracing::warn!(%error, "no checkpoint thread; the writer checkpoints itself");
+                return None;
+            }
+        };
+        let (keep, stop) = std::sync::mpsc::channel::<()>();
+        let spawned = std::thread::Builder::new()
+            .name("smstrail-checkpoint".to_owned())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stop.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    if let Err(error) = done {
+                        tracing::warn!(%error, "WAL checkpoint failed; retrying");
+                    }
+                }
+            });
+        match spawned {
+            Ok(_) => {
+                if let Err(error) = self.conn.pragma_update(None, "wal_autocheckpoint", 0) {
+                    tracing::warn!(%error, "the writer keeps checkpointing itself too");
+                }
+                Some(keep)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "no checkpoint thread; the writer checkpoints itself");
+                None
+            }
+        }
+    }
 }
 
 impl BatchWriter for SqliteWriter {
+    /// The whole batch in one transaction. Items fail rarely, so they first
+    /// run without savepoints (a savepoint makes SQLite copy every page an
+    /// item touches into a sub-journal); only when one fails is the batch
+    /// rolled back and run again with a savepoint per item, so that the
+    /// failing item is refused alone and its neighbours still commit.
     async fn apply(&mut self, batch: &[Command]) -> Result<Vec<ItemResult>, StoreError> {
         // `BEGIN IMMEDIATE` takes the write lock up front, so a transaction
         // that reads before it writes cannot fail half-way on a lock upgrade.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(batch.len());
+        for command in batch {
+            match flows::apply_one(&mut SqliteTx(&tx), command).await {
+                Ok(done) => results.push(Ok(done)),
+                Err(error) if batch.len() == 1 => {
+                    drop(tx); // rolls back whatever the item did before failing
+                    return Ok(vec![Err(error)]);
+                }
+                Err(_) => {
+                    drop(tx);
+                    return self.apply_isolated(batch).await;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(results)
+    }
+}
+
+impl SqliteWriter {
+    /// The batch again, each item in its own savepoint.
+    async fn apply_isolated(&mut self, batch: &[Command]) -> Result<Vec<ItemResult>, StoreError> {
         let mut tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
