@@ -515,6 +515,63 @@ async fn login_is_throttled_per_account_even_with_the_right_password() {
         .await;
 }
 
+/// Issue 8, item 7: the per-account budget used to be shared by every
+/// address, so a stranger's wrong guesses locked the owner out.
+#[tokio::test]
+async fn a_stranger_guessing_cannot_lock_the_owner_out() {
+    let app = TestApp::spawn_with(&[("SMSTRAIL_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    app.user("admin@example.com", "admin").await;
+    let attacker = UiClient::from_address(&app, "198.51.100.7");
+    let guess = [
+        ("email", "admin@example.com"),
+        ("password", "guess guess guess"),
+    ];
+    for attempt in 1..=5 {
+        let page = attacker.post("/login", &guess).await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
+    }
+    // The attack is held back where it comes from ...
+    let page = attacker.post("/login", &guess).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+    // ... and the owner, with the right password from elsewhere, gets in.
+    UiClient::from_address(&app, "203.0.113.9")
+        .login("admin@example.com", PASSWORD)
+        .await;
+    assert_eq!(app.db.audit("login").await.len(), 1);
+}
+
+/// Issue 8, item 13: every IPv6 address of one /64 is one client.
+#[tokio::test]
+async fn ipv6_clients_are_throttled_by_their_64() {
+    let app = TestApp::spawn_with(&[("SMSTRAIL_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    for n in 1..=20 {
+        let page = UiClient::from_address(&app, &format!("2001:db8:1:2::{n:x}"))
+            .post(
+                "/login",
+                &[
+                    ("email", &format!("spray{n}@example.com")),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{n}");
+    }
+    let same_net = UiClient::from_address(&app, "2001:db8:1:2:ffff::1")
+        .post(
+            "/login",
+            &[("email", "spray21@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(same_net.status, StatusCode::TOO_MANY_REQUESTS);
+    let next_net = UiClient::from_address(&app, "2001:db8:1:3::1")
+        .post(
+            "/login",
+            &[("email", "spray21@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(next_net.status, StatusCode::UNAUTHORIZED);
+}
+
 #[tokio::test]
 async fn login_is_throttled_per_address_across_accounts() {
     let app = TestApp::spawn().await;

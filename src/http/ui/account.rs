@@ -77,8 +77,7 @@ pub async fn login(
     addr: ClientAddr,
     CsrfForm { form, token }: CsrfForm<LoginForm>,
 ) -> Result<Response, UiError> {
-    let email = login::login_key(&form.email);
-    if let Err(wait) = state.login_limiter.check(&email, addr.0) {
+    if let Err(wait) = state.login_limiter.check(&form.email, addr.0) {
         // Not audited: the throttle exists because of floods, and a flood
         // must not be able to fill the audit log.
         tracing::warn!(client = %addr.0, "login throttled");
@@ -86,7 +85,8 @@ pub async fn login(
             retry_after_secs: wait.as_secs().max(1),
         });
     }
-    let allowed = login::login(&state.store, &email, form.password, addr.0.to_string()).await?;
+    let allowed =
+        login::login(&state.store, &form.email, form.password, addr.0.to_string()).await?;
     match allowed {
         Some(user) => {
             start_session(&session, &user).await?;
