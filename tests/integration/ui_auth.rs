@@ -810,7 +810,11 @@ async fn no_phone_number_reaches_a_cookie_or_the_audit_log() {
                 .filter_map(|v| v.to_str().ok().map(str::to_owned)),
         );
     };
-    collect(&agent.get("/?q=%2B1+(415)+555-0100").await);
+    collect(
+        &agent
+            .post_from("/", "/", &[("q", "+1 (415) 555-0100")])
+            .await,
+    );
     collect(&agent.get(&format!("/messages/{id}")).await);
     let denied = agent
         .post_from(

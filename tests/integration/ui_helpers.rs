@@ -227,6 +227,26 @@ impl Page {
         found
     }
 
+    /// The hidden fields of the form of class `class`, unescaped.
+    pub fn hidden_fields(&self, class: &str) -> Vec<(String, String)> {
+        let Some(start) = self.body.find(&format!("class=\"{class}\"")) else {
+            return Vec::new();
+        };
+        let form = &self.body[start..];
+        let form = &form[..form.find("</form>").unwrap_or(form.len())];
+        let attribute = |input: &str, name: &str| {
+            let marker = format!("{name}=\"");
+            let start = input.find(&marker)? + marker.len();
+            let end = input[start..].find('"')? + start;
+            Some(unescape(&input[start..end]))
+        };
+        form.split("<input")
+            .skip(1)
+            .filter(|input| input.contains("type=\"hidden\""))
+            .filter_map(|input| Some((attribute(input, "name")?, attribute(input, "value")?)))
+            .collect()
+    }
+
     /// The target of the first link with `rel="next"`, unescaped.
     pub fn next_link(&self) -> Option<String> {
         let end = self.body.find("\" rel=\"next\"")?;

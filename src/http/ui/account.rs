@@ -82,6 +82,7 @@ pub async fn login(
         // must not be able to fill the audit log.
         tracing::warn!(client = %addr.0, "login throttled");
         return Err(UiError::TooManyAttempts {
+            what: "sign-in attempts",
             retry_after_secs: wait.as_secs().max(1),
         });
     }

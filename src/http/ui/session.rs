@@ -66,11 +66,17 @@ impl FromRequestParts<AppState> for Agent {
             .await
             .map_err(|(status, message)| UiError::new(status, message))?;
         let login_required = || UiError::LoginRequired {
-            next: parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_default(),
+            next: match parts.uri.query() {
+                // A number must not travel on in the login link.
+                Some(query) if super::search::query_names_a_number(query) => {
+                    parts.uri.path().to_owned()
+                }
+                _ => parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_default(),
+            },
         };
         let Some(remembered) = session.get::<SessionUser>(SESSION_USER).await? else {
             return Err(login_required());
