@@ -133,6 +133,10 @@ fn csrf_config(data_key: &DataKey, https: bool) -> CsrfConfig {
         .with_cookie_same_site(SameSite::Strict)
         .with_http_only(true)
         .with_secure(https)
+        // `__Host-`: a cookie no subdomain can set or overwrite (it needs
+        // Secure, so only under https).
+        .with_prefix_with_host(https)
+        .with_cookie_path("/")
         // As long as a session can idle, so an open page's forms keep working.
         .with_lifetime(crate::http::SESSION_IDLE)
 }

@@ -315,7 +315,11 @@ async fn first_start_prints_a_setup_link_until_user_add_makes_an_account() {
     let found = ui.post_from("/", "/", &[("q", "+1 415 555 0100")]).await;
     assert!(found.body.contains(&id), "{}", found.body);
     let refused = ui
-        .post(&format!("/messages/{id}/reveal"), &[("reason", "check")])
+        .post_from(
+            &format!("/messages/{id}"),
+            &format!("/messages/{id}/reveal"),
+            &[("reason", "check")],
+        )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 

@@ -12,6 +12,8 @@ use crate::ui_helpers::*;
 
 const SESSION: &str = "smstrail_session";
 const CSRF: &str = "smstrail_csrf";
+/// The CSRF cookie's name under an https public URL (the tests' default).
+const HOST_CSRF: &str = "__Host-smstrail_csrf";
 const REFUSED: &str = "That email and password do not match an active account.";
 const NEW_PASSWORD: &str = "a brand new passphrase here";
 
@@ -466,6 +468,64 @@ async fn posts_without_a_valid_csrf_token_are_403_and_change_nothing() {
     assert_eq!(zones, ["Asia/Kolkata"]);
 }
 
+/// Issue 8, item 9: a token is good for the login it was shown in. With the
+/// same CSRF cookie, a token from before a logout (another session) used to
+/// pass the double-submit check.
+#[tokio::test]
+async fn a_csrf_token_from_another_session_is_refused() {
+    let app = TestApp::spawn().await;
+    app.user("agent@example.com", "support").await;
+    let client = UiClient::new(&app);
+    client.login("agent@example.com", PASSWORD).await;
+    let old = client.get("/settings").await.csrf();
+    let logout = client.post_from("/settings", "/logout", &[]).await;
+    assert_eq!(logout.status, StatusCode::SEE_OTHER);
+    client.login("agent@example.com", PASSWORD).await;
+
+    let zone = [("timezone", "Asia/Kolkata")];
+    let page = client
+        .post_with_token("/settings/timezone", &zone, Some(&old))
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    assert!(page.text().contains("CSRF check failed"));
+    // A token shown before login does not work after it either.
+    let anonymous = UiClient::new(&app);
+    let before_login = anonymous.get("/login").await.csrf();
+    anonymous.login("agent@example.com", PASSWORD).await;
+    let page = anonymous
+        .post_with_token("/settings/timezone", &zone, Some(&before_login))
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(app.db.audit("timezone_change").await.is_empty());
+
+    let fresh = client.get("/settings").await.csrf();
+    let page = client
+        .post_with_token("/settings/timezone", &zone, Some(&fresh))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    // The page after a password change (a new login binding) still works.
+    let changed = client
+        .post_with_token(
+            "/settings/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "another long passphrase"),
+                ("new_password_confirm", "another long passphrase"),
+            ],
+            Some(&fresh),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    let page = client
+        .post_with_token(
+            "/settings/timezone",
+            &[("timezone", "UTC")],
+            Some(&changed.csrf()),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+}
+
 // ---- throttling -----------------------------------------------------------
 
 fn retry_after(page: &Page) -> u64 {
@@ -742,7 +802,11 @@ async fn pages_send_the_security_headers_and_cookies_are_strict() {
     let client = UiClient::new(&app);
     let login_page = client.get("/login").await;
     assert_page_headers(&login_page, "login page");
-    let csrf = login_page.set_cookie(CSRF).expect("CSRF cookie");
+    let csrf = login_page.set_cookie(HOST_CSRF).expect("CSRF cookie");
+    // `__Host-`: Secure, for the whole site, and no subdomain may set it.
+    let flags = cookie_flags(&csrf);
+    assert!(flags.contains(&"path=/".to_owned()), "{csrf}");
+    assert!(!flags.iter().any(|f| f.starts_with("domain")), "{csrf}");
     let login = client
         .post(
             "/login",
