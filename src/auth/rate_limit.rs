@@ -161,7 +161,8 @@ impl<K: Hash + Eq + Clone> Bounded<K> {
     }
 }
 
-fn quota(period: Duration, burst: u32) -> Quota {
+/// A burst of `burst`, then one every `period`.
+pub(crate) fn quota(period: Duration, burst: u32) -> Quota {
     let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
     Quota::with_period(period)
         .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))

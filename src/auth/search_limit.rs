@@ -3,11 +3,12 @@
 //! this one?": a burst for real work, then a rate at which enumerating takes
 //! months. Keyed by user id, so the table is as large as the user list.
 
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, RateLimiter};
+
+use super::rate_limit::quota;
 
 /// A burst of 20 searches, then one every 6 seconds.
 const BURST: u32 = 20;
@@ -20,11 +21,8 @@ pub struct SearchLimiter {
 
 impl Default for SearchLimiter {
     fn default() -> Self {
-        let quota = Quota::with_period(PERIOD)
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-            .allow_burst(NonZeroU32::new(BURST).unwrap_or(NonZeroU32::MIN));
         Self {
-            by_user: RateLimiter::keyed(quota),
+            by_user: RateLimiter::keyed(quota(PERIOD, BURST)),
             clock: DefaultClock::default(),
         }
     }
