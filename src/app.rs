@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use axum_csrf::{CsrfConfig, Key, SameSite};
 
-use crate::auth::LoginLimiter;
+use crate::auth::{LoginLimiter, SearchLimiter};
 use crate::config::{Config, DataKey};
 use crate::crypto::{DataCipher, FINGERPRINT_PREFIX, derive_key};
 use crate::ingest::Ingest;
@@ -47,6 +47,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub csrf: CsrfConfig,
     pub login_limiter: Arc<LoginLimiter>,
+    pub search_limiter: Arc<SearchLimiter>,
 }
 
 impl FromRef<AppState> for CsrfConfig {
@@ -76,11 +77,12 @@ impl AppState {
     }
 
     /// The housekeeping a serving process runs: expired sessions are deleted
-    /// and idle login throttles forgotten.
+    /// and idle login and search throttles forgotten.
     pub fn start_background_jobs(&self) {
         use tower_sessions::session_store::ExpiredDeletion;
         let sessions = self.store.session_store();
         let limiter = Arc::clone(&self.login_limiter);
+        let searches = Arc::clone(&self.search_limiter);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
             loop {
@@ -89,6 +91,7 @@ impl AppState {
                     tracing::warn!(%error, "could not delete expired sessions");
                 }
                 limiter.forget_idle();
+                searches.forget_idle();
             }
         });
         tokio::spawn(crate::auth::password::warm_up());
@@ -119,6 +122,7 @@ impl AppState {
             metrics,
             csrf,
             login_limiter: Arc::new(LoginLimiter::default()),
+            search_limiter: Arc::new(SearchLimiter::default()),
         }
     }
 }
@@ -153,6 +157,10 @@ fn csrf_config(data_key: &DataKey, https: bool) -> CsrfConfig {
         .with_cookie_same_site(SameSite::Strict)
         .with_http_only(true)
         .with_secure(https)
+        // `__Host-`: a cookie no subdomain can set or overwrite (it needs
+        // Secure, so only under https).
+        .with_prefix_with_host(https)
+        .with_cookie_path("/")
         // As long as a session can idle, so an open page's forms keep working.
         .with_lifetime(crate::http::SESSION_IDLE)
 }

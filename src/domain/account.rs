@@ -128,10 +128,13 @@ pub enum AuditAction {
     GrantRevoke,
     TokenCreate,
     TokenRevoke,
+    /// A search by phone number: recorded with the number masked, so that
+    /// enumerating a masked number through search leaves a trail.
+    PhoneSearch,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 18] = [
         Self::Setup,
         Self::Login,
         Self::LoginFailed,
@@ -149,6 +152,7 @@ impl AuditAction {
         Self::GrantRevoke,
         Self::TokenCreate,
         Self::TokenRevoke,
+        Self::PhoneSearch,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -170,6 +174,7 @@ impl AuditAction {
             Self::GrantRevoke => "grant_revoke",
             Self::TokenCreate => "token_create",
             Self::TokenRevoke => "token_revoke",
+            Self::PhoneSearch => "phone_search",
         }
     }
 

@@ -1,17 +1,18 @@
 //! The send-side JSON API of CONTRACT §4, for the product's backend.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::routing::{get, patch, post};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use super::openapi::Endpoint;
 use super::views::{MessageView, RetryView};
 use crate::app::AppState;
 use crate::crypto::token_digest;
@@ -20,14 +21,41 @@ use crate::providers::KNOWN;
 use crate::store::{NewRetry, Registration};
 use crate::usecase::registration;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/messages", post(register).get(find_by_provider_id))
-        .route(
-            "/api/v1/messages/{id}",
-            get(show).patch(set_provider_message_id),
+/// The routes of this module, each with what the OpenAPI document says.
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::post(
+            "/api/v1/messages",
+            "Register an outbound message (idempotent by idempotency_key)",
+            post(register),
         )
-        .route("/api/v1/messages/{id}/retries", post(record_retry))
+        .created("The message; 200 when the same key and body were registered before"),
+        Endpoint::get(
+            "/api/v1/messages",
+            "Find a message by its provider message id",
+            get(find_by_provider_id),
+        )
+        .query(&["provider_message_id"])
+        .returns("The message with its timeline"),
+        Endpoint::get(
+            "/api/v1/messages/{id}",
+            "A message's summary and delivery timeline",
+            get(show),
+        )
+        .returns("The message with its timeline"),
+        Endpoint::patch(
+            "/api/v1/messages/{id}",
+            "Set the provider message id once the provider answered",
+            patch(set_provider_message_id),
+        )
+        .returns("The message"),
+        Endpoint::post(
+            "/api/v1/messages/{id}/retries",
+            "Record a retry, resend, provider failover or channel fallback",
+            post(record_retry),
+        )
+        .created("The recorded retry"),
+    ]
 }
 
 /// A caller that presented a live API token.

@@ -3,6 +3,7 @@
 mod api;
 mod error;
 mod health;
+mod openapi;
 mod ui;
 mod verifications;
 mod views;
@@ -12,6 +13,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
 pub use error::ApiError;
+pub use openapi::routes as api_routes;
 pub use ui::SESSION_IDLE;
 pub use webhooks::MAX_BODY_BYTES;
 
@@ -20,8 +22,7 @@ use crate::app::AppState;
 pub fn build_router(state: AppState) -> Router {
     Router::new()
         .merge(webhooks::router())
-        .merge(api::router())
-        .merge(verifications::router())
+        .merge(openapi::router())
         .merge(health::router())
         .merge(ui::router(&state))
         .fallback(|| async { ApiError::not_found("route") })

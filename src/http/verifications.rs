@@ -1,27 +1,45 @@
 //! The OTP verification timeline of CONTRACT §4: the product's backend says
 //! what happened to a code, each step linked to the message that carried it.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::api::{ApiClient, now_us, parse_json};
 use super::error::ApiError;
+use super::openapi::Endpoint;
 use super::views::rfc3339;
 use crate::app::AppState;
 use crate::domain::outbound::{self, FieldError};
 use crate::domain::verification::{VerificationEventKind, outcome};
 use crate::store::{NewVerification, NewVerificationEvent, StoreError};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/verifications", post(create))
-        .route("/api/v1/verifications/{id}", get(show))
-        .route("/api/v1/verifications/{id}/events", post(add_event))
+/// The routes of this module, each with what the OpenAPI document says.
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::post(
+            "/api/v1/verifications",
+            "Start an OTP verification timeline",
+            post(create),
+        )
+        .created("The verification"),
+        Endpoint::get(
+            "/api/v1/verifications/{id}",
+            "A verification with its steps and outcome",
+            get(show),
+        )
+        .returns("The verification"),
+        Endpoint::post(
+            "/api/v1/verifications/{id}/events",
+            "Add a step (requested, resent, checked, completed, failed, expired, abandoned)",
+            post(add_event),
+        )
+        .created("The verification"),
+    ]
 }
 
 #[derive(Deserialize)]

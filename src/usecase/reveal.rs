@@ -1,7 +1,9 @@
 //! Reveal policy: an agent sees a recipient's number in clear only with a
 //! stated reason and a live grant, and only after the audit log has the
 //! reveal (no record, no reveal). Refusals for want of a grant are audited
-//! too; a missing reason is not an attempt.
+//! too, whatever the reason field held: an attempt without a grant is what
+//! an admin needs to see. With a grant, a missing reason is asked for again
+//! and is not an attempt.
 
 use super::{Actor, UseCaseError, now_us};
 use crate::crypto::DataCipher;
@@ -26,22 +28,28 @@ pub async fn reveal(
     actor: &Actor,
 ) -> Result<Reveal, UseCaseError> {
     let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
-        return Err(UseCaseError::Invalid(format!(
-            "give a reason (up to {MAX_REASON_CHARS} characters) to reveal the number"
-        )));
-    }
+    let reason_ok = !reason.is_empty() && reason.chars().count() <= MAX_REASON_CHARS;
     let user_id = actor.id.as_deref().unwrap_or_default();
     let grant = store.live_grant(user_id, now_us()).await?;
     let mut entry = actor.audit(AuditAction::Reveal, now_us());
     entry.message_id = Some(message_id.to_owned());
-    entry.reason = Some(reason.to_owned());
+    entry.reason =
+        Some(reason.chars().take(MAX_REASON_CHARS).collect()).filter(|r: &String| !r.is_empty());
     let Some(grant) = grant else {
         entry.action = AuditAction::RevealDenied;
-        entry.detail = Some("no live reveal grant".to_owned());
+        entry.detail = Some(if reason_ok {
+            "no live reveal grant".to_owned()
+        } else {
+            "no live reveal grant, no usable reason".to_owned()
+        });
         store.append_audit(&entry).await?;
         return Ok(Reveal::Denied);
     };
+    if !reason_ok {
+        return Err(UseCaseError::Invalid(format!(
+            "give a reason (up to {MAX_REASON_CHARS} characters) to reveal the number"
+        )));
+    }
     let message = store
         .message(message_id)
         .await?

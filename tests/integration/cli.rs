@@ -312,10 +312,14 @@ async fn first_start_prints_a_setup_link_until_user_add_makes_an_account() {
         .as_str()
         .unwrap()
         .to_owned();
-    let found = ui.get("/?q=%2B1+415+555+0100").await;
+    let found = ui.post_from("/", "/", &[("q", "+1 415 555 0100")]).await;
     assert!(found.body.contains(&id), "{}", found.body);
     let refused = ui
-        .post(&format!("/messages/{id}/reveal"), &[("reason", "check")])
+        .post_from(
+            &format!("/messages/{id}"),
+            &format!("/messages/{id}/reveal"),
+            &[("reason", "check")],
+        )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 

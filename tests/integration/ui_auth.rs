@@ -12,6 +12,8 @@ use crate::ui_helpers::*;
 
 const SESSION: &str = "smstrail_session";
 const CSRF: &str = "smstrail_csrf";
+/// The CSRF cookie's name under an https public URL (the tests' default).
+const HOST_CSRF: &str = "__Host-smstrail_csrf";
 const REFUSED: &str = "That email and password do not match an active account.";
 const NEW_PASSWORD: &str = "a brand new passphrase here";
 
@@ -466,6 +468,64 @@ async fn posts_without_a_valid_csrf_token_are_403_and_change_nothing() {
     assert_eq!(zones, ["Asia/Kolkata"]);
 }
 
+/// Issue 8, item 9: a token is good for the login it was shown in. With the
+/// same CSRF cookie, a token from before a logout (another session) used to
+/// pass the double-submit check.
+#[tokio::test]
+async fn a_csrf_token_from_another_session_is_refused() {
+    let app = TestApp::spawn().await;
+    app.user("agent@example.com", "support").await;
+    let client = UiClient::new(&app);
+    client.login("agent@example.com", PASSWORD).await;
+    let old = client.get("/settings").await.csrf();
+    let logout = client.post_from("/settings", "/logout", &[]).await;
+    assert_eq!(logout.status, StatusCode::SEE_OTHER);
+    client.login("agent@example.com", PASSWORD).await;
+
+    let zone = [("timezone", "Asia/Kolkata")];
+    let page = client
+        .post_with_token("/settings/timezone", &zone, Some(&old))
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    assert!(page.text().contains("CSRF check failed"));
+    // A token shown before login does not work after it either.
+    let anonymous = UiClient::new(&app);
+    let before_login = anonymous.get("/login").await.csrf();
+    anonymous.login("agent@example.com", PASSWORD).await;
+    let page = anonymous
+        .post_with_token("/settings/timezone", &zone, Some(&before_login))
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(app.db.audit("timezone_change").await.is_empty());
+
+    let fresh = client.get("/settings").await.csrf();
+    let page = client
+        .post_with_token("/settings/timezone", &zone, Some(&fresh))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    // The page after a password change (a new login binding) still works.
+    let changed = client
+        .post_with_token(
+            "/settings/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "another long passphrase"),
+                ("new_password_confirm", "another long passphrase"),
+            ],
+            Some(&fresh),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    let page = client
+        .post_with_token(
+            "/settings/timezone",
+            &[("timezone", "UTC")],
+            Some(&changed.csrf()),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+}
+
 // ---- throttling -----------------------------------------------------------
 
 fn retry_after(page: &Page) -> u64 {
@@ -513,6 +573,63 @@ async fn login_is_throttled_per_account_even_with_the_right_password() {
     UiClient::new(&app)
         .login("other@example.com", PASSWORD)
         .await;
+}
+
+/// Issue 8, item 7: the per-account budget used to be shared by every
+/// address, so a stranger's wrong guesses locked the owner out.
+#[tokio::test]
+async fn a_stranger_guessing_cannot_lock_the_owner_out() {
+    let app = TestApp::spawn_with(&[("SMSTRAIL_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    app.user("admin@example.com", "admin").await;
+    let attacker = UiClient::from_address(&app, "198.51.100.7");
+    let guess = [
+        ("email", "admin@example.com"),
+        ("password", "guess guess guess"),
+    ];
+    for attempt in 1..=5 {
+        let page = attacker.post("/login", &guess).await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
+    }
+    // The attack is held back where it comes from ...
+    let page = attacker.post("/login", &guess).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+    // ... and the owner, with the right password from elsewhere, gets in.
+    UiClient::from_address(&app, "203.0.113.9")
+        .login("admin@example.com", PASSWORD)
+        .await;
+    assert_eq!(app.db.audit("login").await.len(), 1);
+}
+
+/// Issue 8, item 13: every IPv6 address of one /64 is one client.
+#[tokio::test]
+async fn ipv6_clients_are_throttled_by_their_64() {
+    let app = TestApp::spawn_with(&[("SMSTRAIL_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    for n in 1..=20 {
+        let page = UiClient::from_address(&app, &format!("2001:db8:1:2::{n:x}"))
+            .post(
+                "/login",
+                &[
+                    ("email", &format!("spray{n}@example.com")),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{n}");
+    }
+    let same_net = UiClient::from_address(&app, "2001:db8:1:2:ffff::1")
+        .post(
+            "/login",
+            &[("email", "spray21@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(same_net.status, StatusCode::TOO_MANY_REQUESTS);
+    let next_net = UiClient::from_address(&app, "2001:db8:1:3::1")
+        .post(
+            "/login",
+            &[("email", "spray21@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(next_net.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -685,7 +802,11 @@ async fn pages_send_the_security_headers_and_cookies_are_strict() {
     let client = UiClient::new(&app);
     let login_page = client.get("/login").await;
     assert_page_headers(&login_page, "login page");
-    let csrf = login_page.set_cookie(CSRF).expect("CSRF cookie");
+    let csrf = login_page.set_cookie(HOST_CSRF).expect("CSRF cookie");
+    // `__Host-`: Secure, for the whole site, and no subdomain may set it.
+    let flags = cookie_flags(&csrf);
+    assert!(flags.contains(&"path=/".to_owned()), "{csrf}");
+    assert!(!flags.iter().any(|f| f.starts_with("domain")), "{csrf}");
     let login = client
         .post(
             "/login",
@@ -753,7 +874,11 @@ async fn no_phone_number_reaches_a_cookie_or_the_audit_log() {
                 .filter_map(|v| v.to_str().ok().map(str::to_owned)),
         );
     };
-    collect(&agent.get("/?q=%2B1+(415)+555-0100").await);
+    collect(
+        &agent
+            .post_from("/", "/", &[("q", "+1 (415) 555-0100")])
+            .await,
+    );
     collect(&agent.get(&format!("/messages/{id}")).await);
     let denied = agent
         .post_from(

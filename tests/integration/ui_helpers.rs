@@ -40,7 +40,23 @@ impl UiClient {
     }
 
     pub fn at(base: &str) -> Self {
+        Self::with_headers(base, reqwest::header::HeaderMap::new())
+    }
+
+    /// A client that a trusted proxy (the app must trust 127.0.0.1) reports
+    /// as coming from `address`.
+    pub fn from_address(app: &TestApp, address: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            address.parse().expect("an address header"),
+        );
+        Self::with_headers(&app.base, headers)
+    }
+
+    fn with_headers(base: &str, headers: reqwest::header::HeaderMap) -> Self {
         let client = reqwest::Client::builder()
+            .default_headers(headers)
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -209,6 +225,26 @@ impl Page {
             found.push(unescape(&rest[..end]));
         }
         found
+    }
+
+    /// The hidden fields of the form of class `class`, unescaped.
+    pub fn hidden_fields(&self, class: &str) -> Vec<(String, String)> {
+        let Some(start) = self.body.find(&format!("class=\"{class}\"")) else {
+            return Vec::new();
+        };
+        let form = &self.body[start..];
+        let form = &form[..form.find("</form>").unwrap_or(form.len())];
+        let attribute = |input: &str, name: &str| {
+            let marker = format!("{name}=\"");
+            let start = input.find(&marker)? + marker.len();
+            let end = input[start..].find('"')? + start;
+            Some(unescape(&input[start..end]))
+        };
+        form.split("<input")
+            .skip(1)
+            .filter(|input| input.contains("type=\"hidden\""))
+            .filter_map(|input| Some((attribute(input, "name")?, attribute(input, "value")?)))
+            .collect()
     }
 
     /// The target of the first link with `rel="next"`, unescaped.

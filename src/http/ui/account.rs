@@ -60,10 +60,11 @@ fn safe_next(next: &str) -> &str {
 
 pub async fn login_page(
     token: CsrfToken,
+    session: Session,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, UiError> {
     let page = LoginPage {
-        chrome: Chrome::new(&token, None, "login")?,
+        chrome: Chrome::for_session(&token, &session, "login").await?,
         email: String::new(),
         next: safe_next(query.next.as_deref().unwrap_or("/")).to_owned(),
         error: None,
@@ -77,16 +78,17 @@ pub async fn login(
     addr: ClientAddr,
     CsrfForm { form, token }: CsrfForm<LoginForm>,
 ) -> Result<Response, UiError> {
-    let email = login::login_key(&form.email);
-    if let Err(wait) = state.login_limiter.check(&email, addr.0) {
+    if let Err(wait) = state.login_limiter.check(&form.email, addr.0) {
         // Not audited: the throttle exists because of floods, and a flood
         // must not be able to fill the audit log.
         tracing::warn!(client = %addr.0, "login throttled");
         return Err(UiError::TooManyAttempts {
+            what: "sign-in attempts",
             retry_after_secs: wait.as_secs().max(1),
         });
     }
-    let allowed = login::login(&state.store, &email, form.password, addr.0.to_string()).await?;
+    let allowed =
+        login::login(&state.store, &form.email, form.password, addr.0.to_string()).await?;
     match allowed {
         Some(user) => {
             start_session(&session, &user).await?;
@@ -94,7 +96,7 @@ pub async fn login(
         }
         None => {
             let page = LoginPage {
-                chrome: Chrome::new(&token, None, "login")?,
+                chrome: Chrome::for_session(&token, &session, "login").await?,
                 email: form.email.chars().take(254).collect(),
                 next: safe_next(&form.next).to_owned(),
                 error: Some(LOGIN_REFUSED.to_owned()),
@@ -157,6 +159,7 @@ fn setup_link_unusable() -> UiError {
 pub async fn setup_page(
     State(state): State<AppState>,
     token: CsrfToken,
+    session: Session,
     Query(query): Query<SetupQuery>,
 ) -> Result<Response, UiError> {
     let setup_token = query.token.unwrap_or_default();
@@ -168,7 +171,7 @@ pub async fn setup_page(
         return Err(setup_link_unusable());
     }
     let page = SetupPage {
-        chrome: Chrome::new(&token, None, "setup")?,
+        chrome: Chrome::for_session(&token, &session, "setup").await?,
         token: setup_token,
         email: String::new(),
         error: None,
@@ -197,7 +200,7 @@ pub async fn setup(
         Ok(email) => email,
         Err(error) => {
             let page = SetupPage {
-                chrome: Chrome::new(&token, None, "setup")?,
+                chrome: Chrome::for_session(&token, &session, "setup").await?,
                 token: form.token,
                 email: form.email,
                 error: Some(capitalize(&error)),
@@ -362,7 +365,7 @@ pub async fn change_password(
         .await?;
     // The change moved the session generation: every other session is now
     // dead; this one continues under a new id and the new generation.
-    start_session(&agent.session, &agent.user).await?;
+    agent.csrf_binding = start_session(&agent.session, &agent.user).await?;
     settings_page(
         token,
         &agent,

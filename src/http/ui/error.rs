@@ -21,6 +21,8 @@ pub enum UiError {
         message: String,
     },
     TooManyAttempts {
+        /// What was attempted too often ("sign-in attempts").
+        what: &'static str,
         retry_after_secs: u64,
     },
 }
@@ -65,10 +67,12 @@ impl IntoResponse for UiError {
                 };
                 Redirect::to(&target).into_response()
             }
-            UiError::TooManyAttempts { retry_after_secs } => {
-                let message = format!(
-                    "Too many sign-in attempts. Wait {retry_after_secs} seconds and try again."
-                );
+            UiError::TooManyAttempts {
+                what,
+                retry_after_secs,
+            } => {
+                let message =
+                    format!("Too many {what}. Wait {retry_after_secs} seconds and try again.");
                 let page = ErrorPage {
                     title: "Slow down",
                     message: &message,

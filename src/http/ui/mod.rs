@@ -34,7 +34,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         // changes, and an active agent would be logged out 8 hours after login.
         .with_always_save(true);
     let pages = Router::new()
-        .route("/", get(search::search))
+        .route("/", get(search::search).post(search::search_post))
         .route("/login", get(account::login_page).post(account::login))
         .route("/logout", post(account::logout))
         .route("/setup", get(account::setup_page).post(account::setup))

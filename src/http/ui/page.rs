@@ -6,9 +6,10 @@ use axum::response::{IntoResponse, Response};
 use axum_csrf::CsrfToken;
 use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
+use tower_sessions::Session;
 
 use super::error::UiError;
-use super::session::{Agent, ClientAddr};
+use super::session::{Agent, ClientAddr, csrf_binding, form_token};
 use crate::domain::account::AuditAction;
 use crate::store::NewAuditEntry;
 use crate::usecase::Actor;
@@ -27,16 +28,26 @@ impl Chrome {
         agent: Option<&Agent>,
         nav: &'static str,
     ) -> Result<Self, UiError> {
-        let csrf = token.authenticity_token().map_err(|e| {
-            UiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                format!("cannot make a CSRF token: {e}"),
-            )
-        })?;
+        let binding = agent.map(|a| a.csrf_binding.as_str()).unwrap_or_default();
         Ok(Self {
-            csrf,
+            csrf: form_token(token, binding)?,
             email: agent.map(|a| a.user.email.clone()),
             is_admin: agent.is_some_and(Agent::is_admin),
+            nav,
+        })
+    }
+
+    /// For the pages anyone may see (login, setup): their forms are bound to
+    /// whatever login the session holds, if any.
+    pub async fn for_session(
+        token: &CsrfToken,
+        session: &Session,
+        nav: &'static str,
+    ) -> Result<Self, UiError> {
+        Ok(Self {
+            csrf: form_token(token, &csrf_binding(session).await?)?,
+            email: None,
+            is_admin: false,
             nav,
         })
     }

@@ -1,19 +1,22 @@
 //! `/`: one box for a phone number or an identifier, filters, and keyset
-//! pagination, newest first.
+//! pagination, newest first. Numbers are searched by POST only, throttled
+//! per agent and audited (masked).
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum_csrf::CsrfToken;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::error::UiError;
-use super::page::{Chrome, day_bound, given, render};
-use super::session::Agent;
+use super::page::{Chrome, audit_by, day_bound, given, render};
+use super::session::{Agent, ClientAddr, CsrfForm};
 use crate::app::AppState;
 use crate::domain::DeliveryStatus;
+use crate::domain::account::AuditAction;
 use crate::domain::search::{SearchTerm, classify};
 use crate::domain::timezones::format_instant;
 use crate::store::{MessageQuery, MessageRecord, SearchKey};
@@ -38,6 +41,26 @@ pub struct SearchForm {
 }
 
 impl SearchForm {
+    /// The fields that are set, for a short link.
+    fn non_empty(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("q", &self.q),
+            ("status", &self.status),
+            ("country", &self.country),
+            ("provider", &self.provider),
+            ("sender", &self.sender),
+            ("template", &self.template),
+            ("use_case", &self.use_case),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("before", &self.before),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| (k, v.as_str()))
+        .collect()
+    }
+
     fn has_filters(&self) -> bool {
         [
             &self.status,
@@ -82,27 +105,86 @@ struct SearchPage {
     hint: Option<String>,
     error: Option<String>,
     next_page: Option<String>,
+    /// The next page of a phone search, as a form to post.
+    next_form: Option<SearchForm>,
 }
 
+/// `GET /`: identifiers and filters, in a link that can be shared. A phone
+/// number is not searched here: in a URL it would land in proxy logs,
+/// browser history and a login redirect's `next`.
 pub async fn search(
     State(state): State<AppState>,
     agent: Agent,
     token: CsrfToken,
-    Query(form): Query<SearchForm>,
+    Query(mut form): Query<SearchForm>,
 ) -> Result<Response, UiError> {
-    let mut page = SearchPage {
-        chrome: Chrome::new(&token, Some(&agent), "search")?,
-        statuses: DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect(),
-        zone: agent.zone.name().to_owned(),
-        filters_open: form.has_filters(),
-        rows: Vec::new(),
-        show_matched: false,
-        matched: None,
-        hint: None,
-        error: None,
-        next_page: None,
-        form,
+    if let SearchTerm::Phone(_) = classify(&form.q) {
+        form.q.clear();
+        let mut page = SearchPage::new(&token, &agent, form)?;
+        page.error = Some(NUMBER_IN_LINK.to_owned());
+        return Ok((StatusCode::BAD_REQUEST, render(token, page)).into_response());
+    }
+    let page = SearchPage::new(&token, &agent, form)?;
+    results(&state, &agent, token, page).await
+}
+
+const NUMBER_IN_LINK: &str = "Phone numbers are not searched from links, which end up in \
+    logs and browser history: type the number in the box and press Search.";
+
+/// `POST /`: the search box. A phone number is searched here and its results
+/// answered directly, so the number never appears in a URL; anything else
+/// is sent on to the shareable `GET /` link.
+pub async fn search_post(
+    State(state): State<AppState>,
+    agent: Agent,
+    addr: ClientAddr,
+    CsrfForm { form, token }: CsrfForm<SearchForm>,
+) -> Result<Response, UiError> {
+    let SearchTerm::Phone(number) = classify(&form.q) else {
+        let query = serde_urlencoded::to_string(form.non_empty()).unwrap_or_default();
+        return Ok(Redirect::to(&format!("/?{query}")).into_response());
     };
+    if let Err(wait) = state.search_limiter.check(&agent.user.id) {
+        // Not audited: a flood must not be able to fill the audit log.
+        tracing::warn!(user = %agent.user.id, "phone search throttled");
+        return Err(UiError::TooManyAttempts {
+            what: "phone-number searches",
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    let mut entry = audit_by(&agent, &addr, AuditAction::PhoneSearch);
+    // Masked: the audit log must not become a list of numbers.
+    entry.detail = Some(number.masked());
+    state.store.append_audit(&entry).await?;
+    let page = SearchPage::new(&token, &agent, form)?;
+    results(&state, &agent, token, page).await
+}
+
+impl SearchPage {
+    fn new(token: &CsrfToken, agent: &Agent, form: SearchForm) -> Result<Self, UiError> {
+        Ok(SearchPage {
+            chrome: Chrome::new(token, Some(agent), "search")?,
+            statuses: DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect(),
+            zone: agent.zone.name().to_owned(),
+            filters_open: form.has_filters(),
+            rows: Vec::new(),
+            show_matched: false,
+            matched: None,
+            hint: None,
+            error: None,
+            next_page: None,
+            next_form: None,
+            form,
+        })
+    }
+}
+
+async fn results(
+    state: &AppState,
+    agent: &Agent,
+    token: CsrfToken,
+    mut page: SearchPage,
+) -> Result<Response, UiError> {
     let mut query = match build_query(&page.form, agent.zone) {
         Ok(query) => query,
         Err(error) => {
@@ -140,9 +222,14 @@ pub async fn search(
     if more && let Some(last) = found.last() {
         let mut next = page.form.clone();
         next.before = format!("{}~{}", last.created_at_us, last.id);
-        page.next_page = serde_urlencoded::to_string(&next)
-            .ok()
-            .map(|q| format!("/?{q}"));
+        if matches!(term, SearchTerm::Phone(_)) {
+            // The next page of a number is posted too.
+            page.next_form = Some(next);
+        } else {
+            page.next_page = serde_urlencoded::to_string(next.non_empty())
+                .ok()
+                .map(|q| format!("/?{q}"));
+        }
     }
     if let Some(text) = &identifier {
         let mut keys: Vec<&str> = found.iter().flat_map(|m| matched_keys(m, text)).collect();
@@ -158,6 +245,13 @@ pub async fn search(
         .map(|m| row(m, agent.zone, identifier.as_deref()))
         .collect();
     Ok(render(token, page))
+}
+
+/// Whether a query string would search by phone number: such a link must
+/// not be carried on (as a login redirect's `next`, for one).
+pub fn query_names_a_number(query: &str) -> bool {
+    serde_urlencoded::from_str::<SearchForm>(query)
+        .is_ok_and(|form| matches!(classify(&form.q), SearchTerm::Phone(_)))
 }
 
 fn build_query(form: &SearchForm, zone: Tz) -> Result<MessageQuery, String> {

@@ -1,6 +1,12 @@
 //! Who is asking: the session's user, checked against the database on every
 //! request (disabled accounts and changed passwords end sessions at once),
 //! and the CSRF-checked form every state-changing request goes through.
+//!
+//! A form's CSRF token is tied to both the CSRF cookie (double submit) and
+//! the login it was shown in: each login draws a random binding kept in the
+//! session, and the token is an HMAC of it under the cookie's token. A token
+//! (and cookie) taken from another session, even the same user's, or from
+//! before a logout is refused.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -9,9 +15,13 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum_csrf::CsrfToken;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono_tz::Tz;
+use hmac::{Hmac, KeyInit, Mac};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 use tower_sessions::Session;
 
 use super::error::UiError;
@@ -27,10 +37,18 @@ const SESSION_USER: &str = "user";
 struct SessionUser {
     user_id: String,
     generation: i64,
+    /// What this login's CSRF tokens are bound to. Sessions opened before
+    /// it existed have none and are bound like an anonymous visitor.
+    #[serde(default)]
+    csrf_binding: String,
 }
 
-/// Binds the session to `user` under a fresh id (no fixation).
-pub async fn start_session(session: &Session, user: &UserRecord) -> Result<(), UiError> {
+/// Binds the session to `user` under a fresh id (no fixation) and a fresh
+/// CSRF binding, which is returned for the page answering this request.
+pub async fn start_session(session: &Session, user: &UserRecord) -> Result<String, UiError> {
+    let binding = crate::crypto::random_bytes::<16>()
+        .map(hex::encode)
+        .map_err(|e| UiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     session.cycle_id().await?;
     session
         .insert(
@@ -38,10 +56,46 @@ pub async fn start_session(session: &Session, user: &UserRecord) -> Result<(), U
             SessionUser {
                 user_id: user.id.clone(),
                 generation: user.session_generation,
+                csrf_binding: binding.clone(),
             },
         )
         .await?;
-    Ok(())
+    Ok(binding)
+}
+
+/// The CSRF binding of the session's login; empty when nobody is logged in.
+pub async fn csrf_binding(session: &Session) -> Result<String, UiError> {
+    Ok(session
+        .get::<SessionUser>(SESSION_USER)
+        .await?
+        .map(|remembered| remembered.csrf_binding)
+        .unwrap_or_default())
+}
+
+fn binding_mac(token: &CsrfToken, binding: &str) -> Result<Hmac<Sha256>, UiError> {
+    let cookie_proof = token.authenticity_token().map_err(|e| {
+        UiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot make a CSRF token: {e}"),
+        )
+    })?;
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(cookie_proof.as_bytes())
+        .map_err(|e| UiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    mac.update(binding.as_bytes());
+    Ok(mac)
+}
+
+/// The token a form carries: valid only with this CSRF cookie and binding.
+pub fn form_token(token: &CsrfToken, binding: &str) -> Result<String, UiError> {
+    let mac = binding_mac(token, binding)?;
+    Ok(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+}
+
+fn form_token_matches(token: &CsrfToken, binding: &str, presented: &str) -> bool {
+    let Ok(presented) = URL_SAFE_NO_PAD.decode(presented.trim()) else {
+        return false;
+    };
+    binding_mac(token, binding).is_ok_and(|mac| mac.verify_slice(&presented).is_ok())
 }
 
 /// A logged-in, active user.
@@ -50,6 +104,8 @@ pub struct Agent {
     pub role: Role,
     pub zone: Tz,
     pub session: Session,
+    /// What the CSRF tokens of this agent's pages are bound to.
+    pub csrf_binding: String,
 }
 
 impl Agent {
@@ -66,11 +122,17 @@ impl FromRequestParts<AppState> for Agent {
             .await
             .map_err(|(status, message)| UiError::new(status, message))?;
         let login_required = || UiError::LoginRequired {
-            next: parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_default(),
+            next: match parts.uri.query() {
+                // A number must not travel on in the login link.
+                Some(query) if super::search::query_names_a_number(query) => {
+                    parts.uri.path().to_owned()
+                }
+                _ => parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_default(),
+            },
         };
         let Some(remembered) = session.get::<SessionUser>(SESSION_USER).await? else {
             return Err(login_required());
@@ -92,6 +154,7 @@ impl FromRequestParts<AppState> for Agent {
             role,
             zone,
             session,
+            csrf_binding: remembered.csrf_binding,
         })
     }
 }
@@ -159,7 +222,8 @@ fn client_address(peer: IpAddr, forwarded_for: &str, trusted: &[IpAddr]) -> IpAd
     client
 }
 
-/// A urlencoded form whose `authenticity_token` matched the CSRF cookie.
+/// A urlencoded form whose `authenticity_token` matched the CSRF cookie
+/// and the session's login.
 /// Every POST handler of the UI takes its input through this.
 pub struct CsrfForm<T> {
     pub form: T,
@@ -180,6 +244,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
         let token = CsrfToken::from_request_parts(&mut parts, state)
             .await
             .map_err(|(status, message)| UiError::new(status, message))?;
+        let session = Session::from_request_parts(&mut parts, state)
+            .await
+            .map_err(|(status, message)| UiError::new(status, message))?;
+        let binding = csrf_binding(&session).await?;
         let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
             .map_err(|e| UiError::bad_request(format!("Unreadable form: {e}")))?;
@@ -187,7 +255,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
             .map_err(|e| UiError::bad_request(format!("Unreadable form: {e}")))?;
         let valid = presented
             .authenticity_token
-            .is_some_and(|t| token.verify(&t).is_ok());
+            .is_some_and(|t| form_token_matches(&token, &binding, &t));
         if !valid {
             return Err(UiError::forbidden(
                 "This form is out of date or was not sent from smstrail (CSRF check failed). \
