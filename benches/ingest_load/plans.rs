@@ -1,12 +1,32 @@
-//! `--plans`: the query plans of the statements the write path runs per
-//! batch, on the database the run just used (preloaded or not), with every
-//! full scan flagged. A full scan makes the cost of a batch grow with the
-//! data, which the rates of a short run on a small database cannot show.
+//! `--plans`: the query plans of the statements the write path sends, on
+//! the database the run just used (preloaded or not), with every full scan
+//! flagged. A full scan makes the cost of a batch grow with the data, which
+//! the rates of a short run on a small database cannot show.
 //!
-//! The SQL texts are copies of what `src/store` sends, for a batch of three
-//! where the store builds lists; keep them in sync when the store changes.
-//! Lists of three are enough: neither planner switches to a scan for a
-//! longer list of keys on a unique or selective index.
+//! The SQL texts are verbatim copies of what the writers send, with the
+//! column lists (`MESSAGE_COLUMNS` of src/store/messages.rs,
+//! `SUMMARY_COLUMNS` of src/store/summary.rs, `EVENT_COLUMNS` of
+//! src/store/events.rs) spelled out, since `concat!` takes only literals.
+//! Keep them in sync when the store changes:
+//!
+//! - SQLite ([`SQLITE_STATEMENTS`]): the `prepare_cached` texts of
+//!   `impl WriteTx for SqliteTx` in src/store/write/sqlite.rs: `insert_events`
+//!   (two statements), `write_outcome` (two), `insert_review`,
+//!   `write_summary`, `insert_inbound`, `insert_message`, `take_waiting`,
+//!   `message`, `message_by_key`, `set_provider_message_id`, `timeline`,
+//!   `insert_retry`, `insert_verification`, `insert_verification_event`.
+//!   They run one row at a time (`?N` placeholders), so each is planned for
+//!   one row. `BEGIN IMMEDIATE` and the savepoints have no plan.
+//! - PostgreSQL ([`POSTGRES_STATEMENTS`]): the texts of src/store/write/
+//!   postgres.rs: the lock statement of `begin_and_lock` (for three keys;
+//!   the `BEGIN` before it has no plan), and those of `impl WriteTx for
+//!   PgTx`: `insert_events`, `write_outcome`, `insert_inbound`,
+//!   `insert_review`, `insert_message`, `message`, `message_by_key`,
+//!   `set_provider_message_id`, `take_waiting`, `timeline`, `write_summary`,
+//!   `insert_retry`, `insert_verification`, `insert_verification_event`.
+//!   The set-based ones take arrays, given here with three elements:
+//!   neither planner switches to a scan for a longer list of keys on a
+//!   unique or selective index.
 
 use sqlx::{Connection as _, PgConnection, Row as _, SqliteConnection};
 
@@ -14,6 +34,7 @@ use super::Backend;
 
 /// One statement and the sample arguments its plan is taken with.
 struct Statement {
+    /// The writer's function that sends it, and what it does.
     name: &'static str,
     sql: &'static str,
     args: fn(&Sample) -> Vec<Arg>,
@@ -27,6 +48,12 @@ enum Arg {
     Bytes(Vec<u8>),
     Bool(bool),
     Null,
+    /// PostgreSQL array parameters (`$n::text[]` …), as the writers bind
+    /// a column of a batch.
+    TextArray(Vec<Option<String>>),
+    IntArray(Vec<Option<i64>>),
+    BytesArray(Vec<Vec<u8>>),
+    BoolArray(Vec<bool>),
 }
 
 impl Arg {
@@ -38,6 +65,10 @@ impl Arg {
             Self::Bool(_) => "boolean",
             // The column it goes into decides, as for a bound None.
             Self::Null => "unknown",
+            Self::TextArray(_) => "text[]",
+            Self::IntArray(_) => "bigint[]",
+            Self::BytesArray(_) => "bytea[]",
+            Self::BoolArray(_) => "boolean[]",
         }
     }
 
@@ -47,11 +78,29 @@ impl Arg {
             Self::Int(n) => n.to_string(),
             Self::Bytes(bytes) => match backend {
                 Backend::Sqlite => format!("X'{}'", hex::encode(bytes)),
-                Backend::Postgres => format!("'\\x{}'", hex::encode(bytes)),
+                Backend::Postgres => format!("'\\x{}'::bytea", hex::encode(bytes)),
             },
             Self::Bool(b) => b.to_string().to_uppercase(),
             Self::Null => "NULL".to_owned(),
+            // Arrays exist only on PostgreSQL: `ARRAY[…]::type[]`.
+            Self::TextArray(items) => self.array(
+                items.iter().map(|t| t.as_deref().map_or(Self::Null, text)),
+                backend,
+            ),
+            Self::IntArray(items) => self.array(
+                items.iter().map(|n| n.map_or(Self::Null, Self::Int)),
+                backend,
+            ),
+            Self::BytesArray(items) => {
+                self.array(items.iter().map(|b| Self::Bytes(b.clone())), backend)
+            }
+            Self::BoolArray(items) => self.array(items.iter().map(|&b| Self::Bool(b)), backend),
         }
+    }
+
+    fn array(&self, elements: impl Iterator<Item = Arg>, backend: Backend) -> String {
+        let elements: Vec<String> = elements.map(|e| e.literal(backend)).collect();
+        format!("ARRAY[{}]::{}", elements.join(", "), self.postgres_type())
     }
 }
 
@@ -65,187 +114,532 @@ struct Sample {
     event_ids: Vec<i64>,
 }
 
+const PROVIDER: &str = "twilio";
+const NOW_US: i64 = 1_700_000_000_000_000;
+
 fn text(value: &str) -> Arg {
     Arg::Text(value.to_owned())
 }
 
-// The column lists are those of `src/store/sql.rs` (MESSAGE_COLUMNS,
-// SUMMARY_COLUMNS, EVENT_COLUMNS), spelled out: `concat!` takes only literals.
+/// A text array of the given values.
+fn texts(values: &[String]) -> Arg {
+    Arg::TextArray(values.iter().cloned().map(Some).collect())
+}
 
-const STATEMENTS: &[Statement] = &[
+/// A text array of `n` copies of `value` (`None`: NULLs).
+fn text_n(value: Option<&str>, n: usize) -> Arg {
+    Arg::TextArray(vec![value.map(str::to_owned); n])
+}
+
+/// A bigint array of `n` copies of `value` (`None`: NULLs).
+fn int_n(value: Option<i64>, n: usize) -> Arg {
+    Arg::IntArray(vec![value; n])
+}
+
+/// The 21 arguments of `insert_message` on either backend.
+fn new_message_args(_: &Sample) -> Vec<Arg> {
+    let mut args = vec![
+        text("plan-new-id"),
+        text("plan-new-key"),
+        text("fingerprint"),
+        text(PROVIDER),
+        text("SMplan"),
+        Arg::Bytes(vec![1; 32]),
+        Arg::Bytes(vec![2; 48]),
+        text("+1 415-•••-0000"),
+        text("US"),
+    ];
+    args.extend((10..=20).map(|_| Arg::Null));
+    args.push(Arg::Int(NOW_US));
+    args
+}
+
+/// The 14 arguments of `insert_inbound` on either backend.
+fn inbound_args(_: &Sample) -> Vec<Arg> {
+    vec![
+        text("plan-inbound-dedup"),
+        text(PROVIDER),
+        text("SMinbound"),
+        Arg::Bytes(vec![1; 32]),
+        Arg::Bytes(vec![2; 48]),
+        text("+1 415-•••-0000"),
+        text("US"),
+        text("+14155550000"),
+        Arg::Bytes(vec![4; 32]),
+        text("STOP"),
+        Arg::Null,
+        Arg::Int(NOW_US),
+        text("application/x-www-form-urlencoded"),
+        Arg::Bytes(vec![3; 16]),
+    ]
+}
+
+/// The 8 arguments of `insert_review` on either backend.
+fn review_args(s: &Sample) -> Vec<Arg> {
+    vec![
+        text(PROVIDER),
+        text("status"),
+        text("unknown_status"),
+        text("plan sample"),
+        Arg::Int(s.event_ids[0]),
+        text("application/x-www-form-urlencoded"),
+        Arg::Bytes(vec![3; 16]),
+        Arg::Int(NOW_US),
+    ]
+}
+
+/// The 7 arguments of `write_summary` on either backend.
+fn summary_args(s: &Sample) -> Vec<Arg> {
+    vec![
+        text(&s.message_ids[0]),
+        text("delivered"),
+        text("delivered"),
+        Arg::Null,
+        Arg::Int(NOW_US),
+        Arg::Bool(true),
+        Arg::Int(NOW_US),
+    ]
+}
+
+fn retry_args(s: &Sample) -> Vec<Arg> {
+    vec![
+        text(&s.message_ids[0]),
+        text("resend"),
+        text("plan-new-id"),
+        text("plan sample"),
+        Arg::Int(NOW_US),
+    ]
+}
+
+fn verification_event_args(s: &Sample) -> Vec<Arg> {
+    vec![
+        text("plan-verification"),
+        text("sent"),
+        text(&s.message_ids[0]),
+        Arg::Int(NOW_US),
+        Arg::Int(NOW_US),
+    ]
+}
+
+/// src/store/write/sqlite.rs, `impl WriteTx for SqliteTx`.
+const SQLITE_STATEMENTS: &[Statement] = &[
     Statement {
-        name: "register: insert message (ON CONFLICT idempotency_key)",
-        sql: "INSERT INTO messages (id, idempotency_key, request_fingerprint, provider, \
-              provider_message_id, recipient_hash, recipient_sealed, recipient_masked, \
-              destination_country, sender_identity, sender_type, template_key, use_case, \
-              user_ref, product_action_kind, product_action_ref, product_action_url, \
-              recipient_timezone, sent_at_us, metadata_json, created_at_us, current_status, \
-              status_at_us, is_final, updated_at_us) \
-              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-              $17, $18, $19, $20, $21, 'accepted', $21, FALSE, $21) \
-              ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-        args: |_| {
-            let mut args = vec![
-                text("plan-new-id"),
-                text("plan-new-key"),
-                text("fingerprint"),
-                text("twilio"),
-                text("SMplan"),
-                Arg::Bytes(vec![1; 32]),
-                Arg::Bytes(vec![2; 48]),
-                text("+1 415-•••-0000"),
-                text("US"),
-            ];
-            args.extend((10..=20).map(|_| Arg::Null));
-            args.push(Arg::Int(1_700_000_000_000_000));
-            args
+        name: "insert_events: insert one event (ON CONFLICT dedup_key)",
+        sql: "INSERT INTO message_events (dedup_key, provider, provider_message_id, \
+             provider_event_id, raw_status, status, error_code, provider_occurred_at_us, \
+             received_at_us, content_type, raw_payload_sealed) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+        args: |s| {
+            vec![
+                text(&s.dedup_keys[0]),
+                text(PROVIDER),
+                text(&s.provider_message_ids[0]),
+                Arg::Null,
+                text("sent"),
+                text("sent"),
+                Arg::Null,
+                Arg::Null,
+                Arg::Int(NOW_US),
+                text("application/x-www-form-urlencoded"),
+                Arg::Bytes(vec![3; 16]),
+            ]
         },
     },
     Statement {
-        name: "register: message by idempotency_key",
-        sql: concat!(
-            "SELECT id, idempotency_key, request_fingerprint, provider, provider_message_id, ",
-            "recipient_hash, recipient_sealed, recipient_masked, destination_country, ",
-            "sender_identity, sender_type, template_key, use_case, user_ref, product_action_kind, ",
-            "product_action_ref, product_action_url, recipient_timezone, sent_at_us, metadata_json, ",
-            "created_at_us, current_status, current_raw_status, current_error_code, status_at_us, ",
-            "is_final, updated_at_us FROM messages WHERE idempotency_key = $1"
-        ),
-        args: |s| vec![text(&s.idempotency_keys[0])],
+        name: "insert_events: summary of one message by (provider, provider_message_id)",
+        sql: "SELECT id, provider, provider_message_id, current_status, \
+              current_raw_status, current_error_code, status_at_us, CAST(is_final AS INTEGER) AS is_final, \
+              updated_at_us FROM messages \
+              WHERE provider = ?1 AND provider_message_id = ?2",
+        args: |s| vec![text(PROVIDER), text(&s.provider_message_ids[0])],
     },
     Statement {
-        name: "register/read: message by id",
+        name: "write_outcome: repeat count of one event by dedup_key (event_duplicates upsert)",
+        sql: "INSERT INTO event_duplicates (event_id, count, last_received_at_us) \
+             SELECT id, ?2, ?3 FROM message_events WHERE dedup_key = ?1 \
+             ON CONFLICT (event_id) DO UPDATE SET count = event_duplicates.count + excluded.count, \
+             last_received_at_us = max(event_duplicates.last_received_at_us, \
+             excluded.last_received_at_us)",
+        args: |s| vec![text(&s.dedup_keys[0]), Arg::Int(1), Arg::Int(NOW_US)],
+    },
+    Statement {
+        name: "write_outcome: one waiting mark (unmatched_callbacks, ON CONFLICT DO NOTHING)",
+        sql: "INSERT INTO unmatched_callbacks (provider, provider_message_id, \
+             first_received_at_us) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        args: |s| {
+            vec![
+                text(PROVIDER),
+                text(&s.provider_message_ids[0]),
+                Arg::Int(NOW_US),
+            ]
+        },
+    },
+    Statement {
+        name: "insert_review (from write_outcome and the flows): one review item",
+        sql: "INSERT INTO review_items (provider, route, kind, reason, event_id, \
+                 content_type, raw_payload_sealed, received_at_us) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        args: review_args,
+    },
+    Statement {
+        name: "write_summary (from write_outcome and the flows): one summary by id",
+        sql: "UPDATE messages SET current_status = ?2, current_raw_status = ?3, \
+                 current_error_code = ?4, status_at_us = ?5, is_final = ?6, updated_at_us = ?7 \
+                 WHERE id = ?1",
+        args: summary_args,
+    },
+    Statement {
+        name: "insert_inbound: one inbound message (ON CONFLICT dedup_key)",
+        sql: "INSERT INTO inbound_messages (dedup_key, provider, provider_message_id, \
+                 sender_hash, sender_sealed, sender_masked, sender_country, \
+                 recipient_identity, body_sealed, keyword, provider_occurred_at_us, \
+                 received_at_us, content_type, raw_payload_sealed) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+                 ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+        args: inbound_args,
+    },
+    Statement {
+        name: "insert_message: register (ON CONFLICT idempotency_key)",
         sql: concat!(
-            "SELECT id, idempotency_key, request_fingerprint, provider, provider_message_id, ",
-            "recipient_hash, recipient_sealed, recipient_masked, destination_country, ",
-            "sender_identity, sender_type, template_key, use_case, user_ref, product_action_kind, ",
-            "product_action_ref, product_action_url, recipient_timezone, sent_at_us, metadata_json, ",
-            "created_at_us, current_status, current_raw_status, current_error_code, status_at_us, ",
-            "is_final, updated_at_us FROM messages WHERE id = $1"
+            "INSERT INTO messages (id, idempotency_key, request_fingerprint, provider, \
+                 provider_message_id, recipient_hash, recipient_sealed, recipient_masked, \
+                 destination_country, sender_identity, sender_type, template_key, use_case, \
+                 user_ref, product_action_kind, product_action_ref, product_action_url, \
+                 recipient_timezone, sent_at_us, metadata_json, created_at_us, current_status, \
+                 status_at_us, is_final, updated_at_us) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
+                 ?16, ?17, ?18, ?19, ?20, ?21, 'accepted', ?21, FALSE, ?21) \
+                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING ",
+            "id, idempotency_key, request_fingerprint, provider, \
+    provider_message_id, recipient_hash, recipient_sealed, recipient_masked, destination_country, \
+    sender_identity, sender_type, template_key, use_case, user_ref, product_action_kind, \
+    product_action_ref, product_action_url, recipient_timezone, sent_at_us, metadata_json, \
+    created_at_us, current_status, current_raw_status, current_error_code, status_at_us, \
+    CAST(is_final AS INTEGER) AS is_final, updated_at_us"
+        ),
+        args: new_message_args,
+    },
+    Statement {
+        name: "take_waiting (from insert_message and the flows): waiting marks of one message",
+        sql: "DELETE FROM unmatched_callbacks WHERE provider = ?1 AND provider_message_id = ?2",
+        args: |s| vec![text(PROVIDER), text(&s.provider_message_ids[0])],
+    },
+    Statement {
+        name: "message: message by id",
+        sql: concat!(
+            "SELECT ",
+            "id, idempotency_key, request_fingerprint, provider, \
+    provider_message_id, recipient_hash, recipient_sealed, recipient_masked, destination_country, \
+    sender_identity, sender_type, template_key, use_case, user_ref, product_action_kind, \
+    product_action_ref, product_action_url, recipient_timezone, sent_at_us, metadata_json, \
+    created_at_us, current_status, current_raw_status, current_error_code, status_at_us, \
+    CAST(is_final AS INTEGER) AS is_final, updated_at_us",
+            " FROM messages WHERE id = ?1"
         ),
         args: |s| vec![text(&s.message_ids[0])],
     },
     Statement {
-        name: "register: waiting callbacks by (provider, provider_message_id)",
-        sql: "DELETE FROM unmatched_callbacks WHERE provider = $1 AND provider_message_id = $2",
-        args: |s| vec![text("twilio"), text(&s.provider_message_ids[0])],
+        name: "message_by_key: message by idempotency_key",
+        sql: concat!(
+            "SELECT ",
+            "id, idempotency_key, request_fingerprint, provider, \
+    provider_message_id, recipient_hash, recipient_sealed, recipient_masked, destination_country, \
+    sender_identity, sender_type, template_key, use_case, user_ref, product_action_kind, \
+    product_action_ref, product_action_url, recipient_timezone, sent_at_us, metadata_json, \
+    created_at_us, current_status, current_raw_status, current_error_code, status_at_us, \
+    CAST(is_final AS INTEGER) AS is_final, updated_at_us",
+            " FROM messages WHERE idempotency_key = ?1"
+        ),
+        args: |s| vec![text(&s.idempotency_keys[0])],
     },
     Statement {
-        name: "ingest: insert events (ON CONFLICT dedup_key)",
-        sql: "INSERT INTO message_events (dedup_key, provider, provider_message_id, \
-              provider_event_id, raw_status, status, error_code, provider_occurred_at_us, \
-              received_at_us, content_type, raw_payload_sealed) VALUES \
-              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11), \
-              ($12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22), \
-              ($23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33) \
-              ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key, id",
-        args: |s| {
-            s.dedup_keys
-                .iter()
-                .zip(&s.provider_message_ids)
-                .flat_map(|(key, pmid)| {
-                    [
-                        text(key),
-                        text("twilio"),
-                        text(pmid),
-                        Arg::Null,
-                        text("sent"),
-                        text("sent"),
-                        Arg::Null,
-                        Arg::Null,
-                        Arg::Int(1_700_000_000_000_000),
-                        text("application/x-www-form-urlencoded"),
-                        Arg::Bytes(vec![3; 16]),
-                    ]
-                })
-                .collect()
-        },
-    },
-    Statement {
-        name: "ingest: duplicate counts, events by dedup_key (event_duplicates upsert)",
-        sql: "INSERT INTO event_duplicates (event_id, count, last_received_at_us) \
-              SELECT e.id, v.column2, v.column3 FROM (VALUES ($1, $2, $3), ($4, $5, $6), \
-              ($7, $8, $9)) AS v JOIN message_events e ON e.dedup_key = v.column1 WHERE TRUE \
-              ON CONFLICT (event_id) DO UPDATE SET count = event_duplicates.count + excluded.count, \
-              last_received_at_us = CASE WHEN excluded.last_received_at_us > \
-              event_duplicates.last_received_at_us THEN excluded.last_received_at_us \
-              ELSE event_duplicates.last_received_at_us END",
-        args: |s| {
-            s.dedup_keys
-                .iter()
-                .flat_map(|key| [text(key), Arg::Int(1), Arg::Int(1_700_000_000_000_000)])
-                .collect()
-        },
-    },
-    Statement {
-        name: "ingest: message summaries by provider_message_id",
-        sql: "SELECT id, provider, provider_message_id, current_status, current_raw_status, \
-              current_error_code, status_at_us, is_final, updated_at_us FROM messages \
-              WHERE provider_message_id IN ($1, $2, $3)",
-        args: |s| s.provider_message_ids.iter().map(|p| text(p)).collect(),
-    },
-    Statement {
-        name: "ingest: unmatched callbacks (ON CONFLICT provider, provider_message_id)",
-        sql: "INSERT INTO unmatched_callbacks (provider, provider_message_id, first_received_at_us) \
-              VALUES ($1, $2, $3), ($4, $5, $6), ($7, $8, $9) ON CONFLICT DO NOTHING",
-        args: |s| {
-            s.provider_message_ids
-                .iter()
-                .flat_map(|p| [text("twilio"), text(p), Arg::Int(1_700_000_000_000_000)])
-                .collect()
-        },
-    },
-    Statement {
-        name: "ingest: write summaries by id (UPDATE … FROM VALUES)",
-        sql: "UPDATE messages SET current_status = v.column2, current_raw_status = v.column3, \
-              current_error_code = v.column4, status_at_us = v.column5, is_final = v.column6, \
-              updated_at_us = v.column7 FROM (VALUES ($1, $2, $3, $4, $5, $6, $7), \
-              ($8, $9, $10, $11, $12, $13, $14), ($15, $16, $17, $18, $19, $20, $21)) AS v \
-              WHERE messages.id = v.column1",
-        args: |s| {
-            s.message_ids
-                .iter()
-                .flat_map(|id| {
-                    [
-                        text(id),
-                        text("delivered"),
-                        text("delivered"),
-                        Arg::Null,
-                        Arg::Int(1_700_000_000_000_000),
-                        Arg::Bool(true),
-                        Arg::Int(1_700_000_000_000_000),
-                    ]
-                })
-                .collect()
-        },
+        name: "set_provider_message_id: by id",
+        sql: "UPDATE messages SET provider_message_id = ?2 WHERE id = ?1",
+        args: |s| vec![text(&s.message_ids[0]), text("SMplan")],
     },
     Statement {
         name: "timeline: events by (provider, provider_message_id)",
-        sql: "SELECT id, provider, provider_message_id, provider_event_id, raw_status, status, \
-              error_code, provider_occurred_at_us, received_at_us, content_type, \
-              raw_payload_sealed FROM message_events \
-              WHERE provider = $1 AND provider_message_id = $2 ORDER BY id",
-        args: |s| vec![text("twilio"), text(&s.provider_message_ids[0])],
-    },
-    Statement {
-        name: "timeline: duplicate counts by event_id",
-        sql: "SELECT event_id, count FROM event_duplicates WHERE event_id IN ($1, $2, $3)",
-        args: |s| s.event_ids.iter().map(|&id| Arg::Int(id)).collect(),
-    },
-    Statement {
-        name: "read: message by provider_message_id (oldest first)",
         sql: concat!(
-            "SELECT id, idempotency_key, request_fingerprint, provider, provider_message_id, ",
-            "recipient_hash, recipient_sealed, recipient_masked, destination_country, ",
-            "sender_identity, sender_type, template_key, use_case, user_ref, product_action_kind, ",
-            "product_action_ref, product_action_url, recipient_timezone, sent_at_us, metadata_json, ",
-            "created_at_us, current_status, current_raw_status, current_error_code, status_at_us, ",
-            "is_final, updated_at_us FROM messages WHERE provider_message_id = $1 ",
-            "ORDER BY created_at_us LIMIT 1"
+            "SELECT ",
+            "id, provider, provider_message_id, provider_event_id, \
+    raw_status, status, error_code, provider_occurred_at_us, received_at_us, content_type, \
+    raw_payload_sealed",
+            " FROM message_events \
+                 WHERE provider = ?1 AND provider_message_id = ?2 ORDER BY id"
         ),
-        args: |s| vec![text(&s.provider_message_ids[0])],
+        args: |s| vec![text(PROVIDER), text(&s.provider_message_ids[0])],
+    },
+    Statement {
+        name: "insert_retry: retry of a message by id",
+        sql: "INSERT INTO message_retries (message_id, kind, new_message_id, reason, \
+                 created_at_us) SELECT id, ?2, ?3, ?4, ?5 FROM messages WHERE id = ?1 \
+                 RETURNING id, message_id, kind, new_message_id, reason, created_at_us",
+        args: retry_args,
+    },
+    Statement {
+        name: "insert_verification",
+        sql: "INSERT INTO verifications (id, user_ref, created_at_us) VALUES (?1, ?2, ?3)",
+        args: |_| {
+            vec![
+                text("plan-verification"),
+                text("user-plan"),
+                Arg::Int(NOW_US),
+            ]
+        },
+    },
+    Statement {
+        name: "insert_verification_event: of a verification by id",
+        sql: "INSERT INTO verification_events (verification_id, kind, message_id, \
+                 occurred_at_us, recorded_at_us) \
+                 SELECT id, ?2, ?3, ?4, ?5 FROM verifications WHERE id = ?1",
+        args: verification_event_args,
     },
 ];
+
+/// src/store/write/postgres.rs: `begin_and_lock`, then
+/// `impl WriteTx for PgTx`.
+const POSTGRES_STATEMENTS: &[Statement] = &[
+    Statement {
+        name: "begin_and_lock: advisory locks of the batch (after BEGIN, same round trip; \
+               keys written into the text, three here)",
+        sql: "SELECT pg_advisory_xact_lock(k) FROM unnest('{-8070450532247928832,17,\
+              4611686018427387904}'::bigint[]) AS k",
+        args: |_| Vec::new(),
+    },
+    Statement {
+        name: "insert_events: insert the events (UNNEST, ON CONFLICT dedup_key) and read \
+               the summaries of their messages (UNION ALL)",
+        sql: concat!(
+            "WITH inserted AS ( \
+               INSERT INTO message_events (dedup_key, provider, provider_message_id, \
+               provider_event_id, raw_status, status, error_code, provider_occurred_at_us, \
+               received_at_us, content_type, raw_payload_sealed) \
+               SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], \
+               $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::text[], \
+               $11::bytea[]) \
+               ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key, id) \
+             SELECT dedup_key, id AS event_id, NULL AS id, NULL AS provider, \
+             NULL AS provider_message_id, NULL AS current_status, NULL AS current_raw_status, \
+             NULL AS current_error_code, NULL::bigint AS status_at_us, NULL::int AS is_final, \
+             NULL::bigint AS updated_at_us FROM inserted \
+             UNION ALL \
+             SELECT NULL, NULL, ",
+            "id, provider, provider_message_id, current_status, \
+    current_raw_status, current_error_code, status_at_us, CAST(is_final AS INTEGER) AS is_final, \
+    updated_at_us",
+            " FROM messages \
+             WHERE (provider, provider_message_id) IN \
+             (SELECT * FROM UNNEST($2::text[], $3::text[]))"
+        ),
+        args: |s| {
+            let n = s.dedup_keys.len();
+            vec![
+                texts(&s.dedup_keys),
+                text_n(Some(PROVIDER), n),
+                texts(&s.provider_message_ids),
+                text_n(None, n),
+                text_n(Some("sent"), n),
+                text_n(Some("sent"), n),
+                text_n(None, n),
+                int_n(None, n),
+                int_n(Some(NOW_US), n),
+                text_n(Some("application/x-www-form-urlencoded"), n),
+                Arg::BytesArray(vec![vec![3; 16]; n]),
+            ]
+        },
+    },
+    Statement {
+        name: "write_outcome: repeat counts joined on dedup_key, waiting marks, review items \
+               and summaries by id (data-modifying CTEs)",
+        sql: "WITH repeats AS ( \
+               INSERT INTO event_duplicates (event_id, count, last_received_at_us) \
+               SELECT e.id, v.count, v.last \
+               FROM UNNEST($1::text[], $2::bigint[], $3::bigint[]) AS v (dedup_key, count, last) \
+               JOIN message_events e ON e.dedup_key = v.dedup_key \
+               ON CONFLICT (event_id) DO UPDATE \
+               SET count = event_duplicates.count + excluded.count, \
+               last_received_at_us = GREATEST(event_duplicates.last_received_at_us, \
+               excluded.last_received_at_us)), \
+             waiting AS ( \
+               INSERT INTO unmatched_callbacks (provider, provider_message_id, \
+               first_received_at_us) \
+               SELECT * FROM UNNEST($4::text[], $5::text[], $6::bigint[]) \
+               ON CONFLICT DO NOTHING), \
+             review AS ( \
+               INSERT INTO review_items (provider, route, kind, reason, event_id, \
+               content_type, raw_payload_sealed, received_at_us) \
+               SELECT * FROM UNNEST($7::text[], $8::text[], $9::text[], $10::text[], \
+               $11::bigint[], $12::text[], $13::bytea[], $14::bigint[])) \
+             UPDATE messages SET current_status = v.status, current_raw_status = v.raw_status, \
+             current_error_code = v.error_code, status_at_us = v.status_at_us, \
+             is_final = v.is_final, updated_at_us = v.updated_at_us \
+             FROM UNNEST($15::text[], $16::text[], $17::text[], $18::text[], $19::bigint[], \
+             $20::boolean[], $21::bigint[]) \
+             AS v (id, status, raw_status, error_code, status_at_us, is_final, updated_at_us) \
+             WHERE messages.id = v.id",
+        args: |s| {
+            let n = s.dedup_keys.len();
+            vec![
+                texts(&s.dedup_keys),
+                int_n(Some(1), n),
+                int_n(Some(NOW_US), n),
+                text_n(Some(PROVIDER), n),
+                texts(&s.provider_message_ids),
+                int_n(Some(NOW_US), n),
+                text_n(Some(PROVIDER), 1),
+                text_n(Some("status"), 1),
+                text_n(Some("unknown_status"), 1),
+                text_n(Some("plan sample"), 1),
+                Arg::IntArray(vec![Some(s.event_ids[0])]),
+                text_n(Some("application/x-www-form-urlencoded"), 1),
+                Arg::BytesArray(vec![vec![3; 16]]),
+                int_n(Some(NOW_US), 1),
+                texts(&s.message_ids),
+                text_n(Some("delivered"), n),
+                text_n(Some("delivered"), n),
+                text_n(None, n),
+                int_n(Some(NOW_US), n),
+                Arg::BoolArray(vec![true; n]),
+                int_n(Some(NOW_US), n),
+            ]
+        },
+    },
+    Statement {
+        name: "insert_inbound: one inbound message (ON CONFLICT dedup_key)",
+        sql: "INSERT INTO inbound_messages (dedup_key, provider, provider_message_id, \
+             sender_hash, sender_sealed, sender_masked, sender_country, \
+             recipient_identity, body_sealed, keyword, provider_occurred_at_us, \
+             received_at_us, content_type, raw_payload_sealed) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+        args: inbound_args,
+    },
+    Statement {
+        name: "insert_review (from the flows): one review item",
+        sql: "INSERT INTO review_items (provider, route, kind, reason, event_id, content_type, \
+             raw_payload_sealed, received_at_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        args: review_args,
+    },
+    Statement {
+        name: "insert_message: register (ON CONFLICT idempotency_key) and clear its waiting \
+               marks (data-modifying CTEs)",
+        sql: concat!(
+            "WITH inserted AS ( \
+               INSERT INTO messages (id, idempotency_key, request_fingerprint, provider, \
+               provider_message_id, recipient_hash, recipient_sealed, recipient_masked, \
+               destination_country, sender_identity, sender_type, template_key, use_case, \
+               user_ref, product_action_kind, product_action_ref, product_action_url, \
+               recipient_timezone, sent_at_us, metadata_json, created_at_us, current_status, \
+               status_at_us, is_final, updated_at_us) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+               $17, $18, $19, $20, $21, 'accepted', $21, FALSE, $21) \
+               ON CONFLICT (idempotency_key) DO NOTHING RETURNING ",
+            "id, idempotency_key, request_fingerprint, provider, \
+    provider_message_id, recipient_hash, recipient_sealed, recipient_masked, destination_country, \
+    sender_identity, sender_type, template_key, use_case, user_ref, product_action_kind, \
+    product_action_ref, product_action_url, recipient_timezone, sent_at_us, metadata_json, \
+    created_at_us, current_status, current_raw_status, current_error_code, status_at_us, \
+    CAST(is_final AS INTEGER) AS is_final, updated_at_us",
+            "), \
+             waiting AS ( \
+               DELETE FROM unmatched_callbacks u USING inserted i \
+               WHERE u.provider = i.provider AND u.provider_message_id = i.provider_message_id \
+               RETURNING 1) \
+             SELECT inserted.*, EXISTS (SELECT 1 FROM waiting) AS waiting FROM inserted"
+        ),
+        args: new_message_args,
+    },
+    Statement {
+        name: "message: message by id",
+        sql: concat!(
+            "SELECT ",
+            "id, idempotency_key, request_fingerprint, provider, \
+    provider_message_id, recipient_hash, recipient_sealed, recipient_masked, destination_country, \
+    sender_identity, sender_type, template_key, use_case, user_ref, product_action_kind, \
+    product_action_ref, product_action_url, recipient_timezone, sent_at_us, metadata_json, \
+    created_at_us, current_status, current_raw_status, current_error_code, status_at_us, \
+    CAST(is_final AS INTEGER) AS is_final, updated_at_us",
+            " FROM messages WHERE id = $1"
+        ),
+        args: |s| vec![text(&s.message_ids[0])],
+    },
+    Statement {
+        name: "message_by_key: message by idempotency_key",
+        sql: concat!(
+            "SELECT ",
+            "id, idempotency_key, request_fingerprint, provider, \
+    provider_message_id, recipient_hash, recipient_sealed, recipient_masked, destination_country, \
+    sender_identity, sender_type, template_key, use_case, user_ref, product_action_kind, \
+    product_action_ref, product_action_url, recipient_timezone, sent_at_us, metadata_json, \
+    created_at_us, current_status, current_raw_status, current_error_code, status_at_us, \
+    CAST(is_final AS INTEGER) AS is_final, updated_at_us",
+            " FROM messages WHERE idempotency_key = $1"
+        ),
+        args: |s| vec![text(&s.idempotency_keys[0])],
+    },
+    Statement {
+        name: "set_provider_message_id: by id",
+        sql: "UPDATE messages SET provider_message_id = $2 WHERE id = $1",
+        args: |s| vec![text(&s.message_ids[0]), text("SMplan")],
+    },
+    Statement {
+        name: "take_waiting (from the flows): waiting marks of one message",
+        sql: "DELETE FROM unmatched_callbacks WHERE provider = $1 AND provider_message_id = $2",
+        args: |s| vec![text(PROVIDER), text(&s.provider_message_ids[0])],
+    },
+    Statement {
+        name: "timeline: events by (provider, provider_message_id)",
+        sql: concat!(
+            "SELECT ",
+            "id, provider, provider_message_id, provider_event_id, \
+    raw_status, status, error_code, provider_occurred_at_us, received_at_us, content_type, \
+    raw_payload_sealed",
+            " FROM message_events \
+             WHERE provider = $1 AND provider_message_id = $2 ORDER BY id"
+        ),
+        args: |s| vec![text(PROVIDER), text(&s.provider_message_ids[0])],
+    },
+    Statement {
+        name: "write_summary (from the flows): one summary by id",
+        sql: "UPDATE messages SET current_status = $2, current_raw_status = $3, \
+             current_error_code = $4, status_at_us = $5, is_final = $6, updated_at_us = $7 \
+             WHERE id = $1",
+        args: summary_args,
+    },
+    Statement {
+        name: "insert_retry: retry of a message by id",
+        sql: "INSERT INTO message_retries (message_id, kind, new_message_id, reason, created_at_us) \
+             SELECT id, $2, $3, $4, $5 FROM messages WHERE id = $1 \
+             RETURNING id, message_id, kind, new_message_id, reason, created_at_us",
+        args: retry_args,
+    },
+    Statement {
+        name: "insert_verification",
+        sql: "INSERT INTO verifications (id, user_ref, created_at_us) VALUES ($1, $2, $3)",
+        args: |_| {
+            vec![
+                text("plan-verification"),
+                text("user-plan"),
+                Arg::Int(NOW_US),
+            ]
+        },
+    },
+    Statement {
+        name: "insert_verification_event: of a verification by id",
+        sql: "INSERT INTO verification_events (verification_id, kind, message_id, \
+             occurred_at_us, recorded_at_us) SELECT id, $2, $3, $4, $5 FROM verifications \
+             WHERE id = $1",
+        args: verification_event_args,
+    },
+];
+
+fn statements(backend: Backend) -> &'static [Statement] {
+    match backend {
+        Backend::Sqlite => SQLITE_STATEMENTS,
+        Backend::Postgres => POSTGRES_STATEMENTS,
+    }
+}
 
 /// What one statement's plan says.
 pub struct Plan {
@@ -264,12 +658,16 @@ pub struct Plan {
 }
 
 /// The tables the statements read, whose sizes the plans depend on.
-const TABLES: [&str; 5] = [
+const TABLES: [&str; 9] = [
     "messages",
     "message_events",
     "event_duplicates",
     "unmatched_callbacks",
     "review_items",
+    "inbound_messages",
+    "message_retries",
+    "verifications",
+    "verification_events",
 ];
 
 /// Rows per table, printed above the plans: a scan of a table that holds a
@@ -315,7 +713,7 @@ pub async fn explain_all(backend: Backend, url: &str) -> Result<Vec<Plan>, Strin
             .await
             .map_err(|e| format!("plans: {e}"))?;
             let mut plans = Vec::new();
-            for statement in STATEMENTS {
+            for statement in statements(backend) {
                 let sql = with_literals(statement.sql, &(statement.args)(&sample), backend);
                 let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
                     .fetch_all(&mut conn)
@@ -353,7 +751,7 @@ pub async fn explain_all(backend: Backend, url: &str) -> Result<Vec<Plan>, Strin
                 .map_err(|e| format!("plans: cannot connect: {e}"))?;
             let sample = sample_postgres(&mut conn).await?;
             let mut plans = Vec::new();
-            for statement in STATEMENTS {
+            for statement in statements(backend) {
                 // The server's statements are prepared and run many times:
                 // PostgreSQL plans the first five for their values (custom
                 // plans), then keeps the generic plan if it does not look
@@ -414,12 +812,19 @@ async fn explain_postgres(
     // untyped parameter in a VALUES list for text.
     let types: Vec<&str> = args.iter().map(Arg::postgres_type).collect();
     // raw_sql: PREPARE/EXECUTE by name, outside sqlx's own statement cache.
+    // A statement without parameters (the advisory locks) takes no list.
+    let (types, literals) = if args.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (
+            format!("({})", types.join(", ")),
+            format!("({})", literals.join(", ")),
+        )
+    };
     let script = format!(
         "SET plan_cache_mode = {plan_cache_mode}; \
-         PREPARE bench_plan ({}) AS {}; EXPLAIN EXECUTE bench_plan({});",
-        types.join(", "),
+         PREPARE bench_plan {types} AS {}; EXPLAIN EXECUTE bench_plan{literals};",
         statement.sql,
-        literals.join(", ")
     );
     let rows = sqlx::raw_sql(&script).fetch_all(&mut *conn).await;
     let _ = sqlx::raw_sql("DEALLOCATE bench_plan; RESET plan_cache_mode")
@@ -473,13 +878,14 @@ fn postgres_scans(lines: &[String]) -> Vec<String> {
     scans
 }
 
-/// Replaces `$n` with the n-th literal, so SQLite plans the statement with
-/// the same constants the server would bind.
+/// Replaces `$n` and `?n` with the n-th literal, so SQLite plans the
+/// statement with the same constants the server would bind. The literals
+/// are not scanned again.
 fn with_literals(sql: &str, args: &[Arg], backend: Backend) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut chars = sql.char_indices().peekable();
     while let Some((_, c)) = chars.next() {
-        if c != '$' {
+        if c != '$' && c != '?' {
             out.push(c);
             continue;
         }
@@ -494,7 +900,7 @@ fn with_literals(sql: &str, args: &[Arg], backend: Backend) -> String {
         match digits.parse::<usize>() {
             Ok(n) if (1..=args.len()).contains(&n) => out.push_str(&args[n - 1].literal(backend)),
             _ => {
-                out.push('$');
+                out.push(c);
                 out.push_str(&digits);
             }
         }
