@@ -17,7 +17,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use tokio::sync::{mpsc, oneshot};
 
 use super::flows::{self, BatchOutcome, NewReview, WriteTx};
-use super::{BatchWriter, Command, ItemResult, Job, run_writer};
+use super::{BatchWriter, Batches, Command, ItemResult, Job, run_writer};
 use crate::store::summary::{Delivery, SUMMARY_COLUMNS, Summary};
 use crate::store::{
     EVENT_COLUMNS, EventRecord, InboundItem, MessageRecord, NewMessage, NewRetry, NewVerification,
@@ -32,7 +32,7 @@ const MESSAGE_COLUMNS: &str = crate::store::MESSAGE_COLUMNS;
 pub(super) fn run(
     url: &str,
     mut receivers: Vec<mpsc::Receiver<Job>>,
-    batch_max: usize,
+    batches: Batches,
     timeout: Duration,
     ready: oneshot::Sender<Result<(), StoreError>>,
 ) {
@@ -59,7 +59,7 @@ pub(super) fn run(
         }
     };
     let _ = ready.send(Ok(()));
-    runtime.block_on(run_writer(writer, queue, batch_max));
+    runtime.block_on(run_writer(writer, queue, batches));
 }
 
 pub(super) struct SqliteWriter {
