@@ -12,7 +12,7 @@ use crate::auth::{LoginLimiter, SearchLimiter};
 use crate::config::{Config, DataKey};
 use crate::crypto::{DataCipher, FINGERPRINT_PREFIX, derive_key};
 use crate::ingest::Ingest;
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics, WriterMetrics};
 use crate::providers;
 use crate::store::{self, Store, StoreError, Writes};
 
@@ -66,14 +66,22 @@ impl AppState {
         };
         let store = store::open_with(&config.database_url, options).await?;
         upgrade_fingerprints(&store, &data_key).await?;
+        let writer_metrics = WriterMetrics::default();
         let writes = Writes::start(
             &config.database_url,
             config.ingest_writers,
             config.ingest_batch_max,
             config.db_timeout,
+            writer_metrics.clone(),
         )
         .await?;
-        Ok(Self::assemble(config, &data_key, store, writes))
+        Ok(Self::assemble(
+            config,
+            &data_key,
+            store,
+            writes,
+            writer_metrics,
+        ))
     }
 
     /// The housekeeping a serving process runs: expired sessions are deleted
@@ -97,10 +105,22 @@ impl AppState {
         tokio::spawn(crate::auth::password::warm_up());
     }
 
-    fn assemble(config: Config, data_key: &DataKey, store: Store, writes: Writes) -> Self {
+    fn assemble(
+        config: Config,
+        data_key: &DataKey,
+        store: Store,
+        writes: Writes,
+        writer_metrics: WriterMetrics,
+    ) -> Self {
         let cipher = DataCipher::new(data_key);
-        let metrics = Metrics::new();
         let enabled = providers::configured(&config);
+        let names: Vec<&'static str> = enabled.iter().map(|p| p.name()).collect();
+        let metrics = Metrics::new(metrics::Sources {
+            providers: &names,
+            writer: writer_metrics,
+            queues: writes.queue_watch(),
+            store: store.clone(),
+        });
         for name in providers::KNOWN {
             if enabled.iter().any(|p| p.name() == name) {
                 tracing::info!(provider = name, "provider enabled");

@@ -14,7 +14,9 @@ use sqlx::postgres::{PgConnection, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Decode, Transaction, Type};
+use sqlx::{
+    Any, AnyConnection, AnyPool, Connection, Decode, PgPool, SqlitePool, Transaction, Type,
+};
 
 use super::{OpenOptions, SessionBackend, Store, StoreError};
 
@@ -44,14 +46,26 @@ pub(super) struct Pools {
     pub backend: Backend,
     pub any: AnyPool,
     pub sessions: SessionBackend,
+    pub sessions_pool: SessionPool,
+}
+
+/// The concrete pool under [`SessionBackend`], whose stores do not hand
+/// their pool back.
+pub(super) enum SessionPool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
 }
 
 pub(super) async fn connect(url: &str, open: OpenOptions) -> Result<Pools, StoreError> {
     sqlx::any::install_default_drivers();
     let backend = Backend::of(url);
-    let sessions = match backend {
-        Backend::Sqlite => prepare_sqlite(url, open).await?,
-        Backend::Postgres => prepare_postgres(url, open).await?,
+    let sessions_pool = match backend {
+        Backend::Sqlite => SessionPool::Sqlite(prepare_sqlite(url, open).await?),
+        Backend::Postgres => SessionPool::Postgres(prepare_postgres(url, open).await?),
+    };
+    let sessions = match &sessions_pool {
+        SessionPool::Sqlite(pool) => SessionBackend::from(pool.clone()),
+        SessionPool::Postgres(pool) => SessionBackend::from(pool.clone()),
     };
     let timeout = open.timeout;
     let options = AnyPoolOptions::new()
@@ -71,6 +85,7 @@ pub(super) async fn connect(url: &str, open: OpenOptions) -> Result<Pools, Store
         backend,
         any,
         sessions,
+        sessions_pool,
     })
 }
 
@@ -99,7 +114,7 @@ async fn postgres_settings(conn: &mut AnyConnection, timeout: Duration) -> Resul
 
 /// Creates the file (and its folder) and migrates when asked; WAL mode is
 /// stored in the file, so later connections inherit it.
-async fn prepare_sqlite(url: &str, open: OpenOptions) -> Result<SessionBackend, StoreError> {
+async fn prepare_sqlite(url: &str, open: OpenOptions) -> Result<SqlitePool, StoreError> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(open.migrate)
         .journal_mode(SqliteJournalMode::Wal)
@@ -121,7 +136,7 @@ async fn prepare_sqlite(url: &str, open: OpenOptions) -> Result<SessionBackend, 
         .max_connections(open.max_connections)
         .acquire_timeout(open.timeout)
         .connect_lazy_with(options);
-    Ok(SessionBackend::from(pool))
+    Ok(pool)
 }
 
 /// Creates the database file empty with mode 0600 before SQLite opens it:
@@ -144,7 +159,7 @@ fn create_private(path: &Path) -> std::io::Result<()> {
     }
 }
 
-async fn prepare_postgres(url: &str, open: OpenOptions) -> Result<SessionBackend, StoreError> {
+async fn prepare_postgres(url: &str, open: OpenOptions) -> Result<PgPool, StoreError> {
     if open.migrate {
         let mut conn = PgConnection::connect(url).await?;
         POSTGRES_MIGRATIONS.run(&mut conn).await?;
@@ -154,7 +169,7 @@ async fn prepare_postgres(url: &str, open: OpenOptions) -> Result<SessionBackend
         .max_connections(open.max_connections)
         .acquire_timeout(open.timeout)
         .connect_lazy(url)?;
-    Ok(SessionBackend::from(pool))
+    Ok(pool)
 }
 
 impl Store {

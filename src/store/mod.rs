@@ -74,6 +74,18 @@ struct Inner {
     pool: AnyPool,
     sessions: SessionBackend,
     live_tokens: tokens::LiveTokens,
+    /// The sessions store's own pool, kept to report its use.
+    sessions_pool: db::SessionPool,
+}
+
+/// How much of one connection pool is in use, read at the moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    /// `main` (every query) or `sessions` (the UI's session store).
+    pub name: &'static str,
+    pub idle: u32,
+    pub in_use: u32,
+    pub max: u32,
 }
 
 /// How a store is opened.
@@ -113,6 +125,7 @@ pub async fn open_with(url: &str, options: OpenOptions) -> Result<Store, StoreEr
             pool: pools.any,
             sessions: pools.sessions,
             live_tokens: tokens::LiveTokens::default(),
+            sessions_pool: pools.sessions_pool,
         }),
     })
 }
@@ -129,12 +142,47 @@ impl Store {
         self.inner.sessions.clone()
     }
 
+    /// The query pools' connections right now; cheap, no query.
+    pub fn pool_use(&self) -> [PoolUse; 2] {
+        let (size, idle, max) = match &self.inner.sessions_pool {
+            db::SessionPool::Sqlite(pool) => pool_counts(pool),
+            db::SessionPool::Postgres(pool) => pool_counts(pool),
+        };
+        let (main_size, main_idle, main_max) = pool_counts(self.pool());
+        [
+            PoolUse::new("main", main_size, main_idle, main_max),
+            PoolUse::new("sessions", size, idle, max),
+        ]
+    }
+
     fn pool(&self) -> &AnyPool {
         &self.inner.pool
     }
 
     fn backend(&self) -> Backend {
         self.inner.backend
+    }
+}
+
+fn pool_counts<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> (u32, usize, u32) {
+    (
+        pool.size(),
+        pool.num_idle(),
+        pool.options().get_max_connections(),
+    )
+}
+
+impl PoolUse {
+    fn new(name: &'static str, size: u32, idle: usize, max: u32) -> Self {
+        // `size` and `num_idle` are read one after the other, so a connection
+        // handed out in between may count as idle beyond the pool's size.
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(size);
+        Self {
+            name,
+            idle,
+            in_use: size - idle,
+            max,
+        }
     }
 }
 

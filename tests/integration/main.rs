@@ -7,6 +7,7 @@ mod cli;
 mod durability;
 mod faults;
 mod helpers;
+mod metrics;
 mod migrations;
 mod ui_admin;
 mod ui_auth;

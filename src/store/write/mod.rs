@@ -27,6 +27,8 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use commands::{Command, Done};
 
+use crate::metrics::WriterMetrics;
+
 use super::{
     IngestItem, IngestOutcome, MessageRecord, NewMessage, NewRetry, NewVerification,
     NewVerificationEvent, Registration, RetryRecord, StoreError,
@@ -65,11 +67,13 @@ impl Writes {
     /// Starts the writers for `database_url` (SQLite always runs one;
     /// PostgreSQL runs `writers`) and returns once their connections are open.
     /// `timeout` bounds every wait: a request, a connection attempt, a batch.
+    /// Every committed transaction is recorded in `metrics`.
     pub async fn start(
         database_url: &str,
         writers: usize,
         batch_max: usize,
         timeout: Duration,
+        metrics: WriterMetrics,
     ) -> Result<Self, StoreError> {
         let sqlite = database_url.starts_with("sqlite:");
         let writers = if sqlite { 1 } else { writers.max(1) };
@@ -81,10 +85,14 @@ impl Writes {
         std::thread::Builder::new()
             .name("smstrail-writer".to_owned())
             .spawn(move || {
+                let batches = Batches {
+                    max: batch_max,
+                    metrics,
+                };
                 if sqlite {
-                    sqlite::run(&url, receivers, batch_max, timeout, ready);
+                    sqlite::run(&url, receivers, batches, timeout, ready);
                 } else {
-                    postgres::run(&url, receivers, batch_max, timeout, ready);
+                    postgres::run(&url, receivers, batches, timeout, ready);
                 }
             })
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
@@ -92,6 +100,11 @@ impl Writes {
             .await
             .map_err(|_| StoreError::Unavailable("the writer thread stopped".to_owned()))??;
         Ok(Self { shards, timeout })
+    }
+
+    /// A view of the queues that does not keep the writers running.
+    pub fn queue_watch(&self) -> QueueWatch {
+        QueueWatch(self.shards.iter().map(mpsc::Sender::downgrade).collect())
     }
 
     /// Stores one callback; `Ok` only once it is committed.
@@ -192,6 +205,32 @@ impl Writes {
     }
 }
 
+/// Reads how many writes wait in each writer's queue. Holds weak handles:
+/// the writers still stop when the last [`Writes`] is dropped.
+#[derive(Debug, Clone)]
+pub struct QueueWatch(Vec<mpsc::WeakSender<Job>>);
+
+impl QueueWatch {
+    /// Jobs queued and not yet taken, per writer (0 once a writer stopped).
+    pub fn depths(&self) -> Vec<usize> {
+        self.0
+            .iter()
+            .map(|weak| {
+                weak.upgrade()
+                    .map_or(0, |queue| queue.max_capacity() - queue.capacity())
+            })
+            .collect()
+    }
+}
+
+/// How writers batch: at most `max` commands per transaction, each
+/// committed transaction recorded in `metrics`.
+#[derive(Clone)]
+pub(crate) struct Batches {
+    pub max: usize,
+    pub metrics: WriterMetrics,
+}
+
 fn stopped() -> StoreError {
     StoreError::Unavailable("the writer has stopped".to_owned())
 }
@@ -205,8 +244,12 @@ fn unexpected(done: &Done) -> StoreError {
 async fn run_writer(
     mut writer: impl BatchWriter,
     mut queue: mpsc::Receiver<Job>,
-    batch_max: usize,
+    batches: Batches,
 ) {
+    let Batches {
+        max: batch_max,
+        metrics,
+    } = batches;
     let mut jobs = Vec::with_capacity(batch_max);
     while queue.recv_many(&mut jobs, batch_max).await > 0 {
         // A request that gave up waiting was answered 503 and will be
@@ -222,9 +265,11 @@ async fn run_writer(
         let started = std::time::Instant::now();
         match writer.apply(&commands).await {
             Ok(results) => {
+                let elapsed = started.elapsed();
+                metrics.record_commit(commands.len(), elapsed);
                 tracing::debug!(
                     size = commands.len(),
-                    elapsed_us = started.elapsed().as_micros() as u64,
+                    elapsed_us = elapsed.as_micros() as u64,
                     "batch committed"
                 );
                 for (reply, result) in replies.into_iter().zip(results) {
@@ -248,8 +293,12 @@ async fn run_writer(
                 // One bad item must not fail its neighbours: retry one by one.
                 tracing::warn!(%error, size = commands.len(), "batch failed; retrying items singly");
                 for (command, reply) in commands.iter().zip(replies) {
+                    let started = std::time::Instant::now();
                     let result = match writer.apply(std::slice::from_ref(command)).await {
-                        Ok(mut results) => results.pop().unwrap_or_else(|| Err(stopped())),
+                        Ok(mut results) => {
+                            metrics.record_commit(1, started.elapsed());
+                            results.pop().unwrap_or_else(|| Err(stopped()))
+                        }
                         Err(error) => {
                             tracing::error!(%error, "write transaction failed");
                             Err(error)

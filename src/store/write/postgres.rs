@@ -12,7 +12,7 @@ use sqlx::{Connection, PgConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::flows::{self, BatchOutcome, NewReview, WriteTx, delivery_of};
-use super::{BatchWriter, Command, Done, ItemResult, Job, run_writer};
+use super::{BatchWriter, Batches, Command, Done, ItemResult, Job, run_writer};
 use crate::store::db::{advisory_key, conflict_or};
 use crate::store::summary::{Delivery, SUMMARY_COLUMNS, Summary};
 use crate::store::{
@@ -23,7 +23,7 @@ use crate::store::{
 pub(super) fn run(
     url: &str,
     receivers: Vec<mpsc::Receiver<Job>>,
-    batch_max: usize,
+    batches: Batches,
     timeout: Duration,
     ready: oneshot::Sender<Result<(), StoreError>>,
 ) {
@@ -62,7 +62,7 @@ pub(super) fn run(
         let _ = ready.send(Ok(()));
         let local = tokio::task::LocalSet::new();
         for (writer, queue) in writers.into_iter().zip(receivers) {
-            local.spawn_local(run_writer(writer, queue, batch_max));
+            local.spawn_local(run_writer(writer, queue, batches.clone()));
         }
         local.await;
     });

@@ -17,7 +17,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use tokio::sync::{mpsc, oneshot};
 
 use super::flows::{self, BatchOutcome, NewReview, WriteTx};
-use super::{BatchWriter, Command, ItemResult, Job, run_writer};
+use super::{BatchWriter, Batches, Command, ItemResult, Job, run_writer};
 use crate::store::summary::{Delivery, SUMMARY_COLUMNS, Summary};
 use crate::store::{
     EVENT_COLUMNS, EventRecord, InboundItem, MessageRecord, NewMessage, NewRetry, NewVerification,
@@ -32,7 +32,7 @@ const MESSAGE_COLUMNS: &str = crate::store::MESSAGE_COLUMNS;
 pub(super) fn run(
     url: &str,
     mut receivers: Vec<mpsc::Receiver<Job>>,
-    batch_max: usize,
+    batches: Batches,
     timeout: Duration,
     ready: oneshot::Sender<Result<(), StoreError>>,
 ) {
@@ -61,7 +61,7 @@ pub(super) fn run(
     // Dropped when the writer stops, which stops the checkpointer too.
     let _checkpointer = writer.hand_checkpoints_to_a_thread(url, timeout);
     let _ = ready.send(Ok(()));
-    runtime.block_on(run_writer(writer, queue, batch_max));
+    runtime.block_on(run_writer(writer, queue, batches));
 }
 
 /// How often the WAL is copied back into the database file.
