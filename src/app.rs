@@ -76,8 +76,9 @@ impl AppState {
         Ok(Self::assemble(config, &data_key, store, writes))
     }
 
-    /// The housekeeping a serving process runs: expired sessions are deleted
-    /// and idle login and search throttles forgotten.
+    /// The housekeeping a serving process runs: expired sessions are deleted,
+    /// idle login and search throttles forgotten, and a reconcile pass runs
+    /// every `SMSTRAIL_RECONCILE_EVERY`.
     pub fn start_background_jobs(&self) {
         use tower_sessions::session_store::ExpiredDeletion;
         let sessions = self.store.session_store();
@@ -95,6 +96,11 @@ impl AppState {
             }
         });
         tokio::spawn(crate::auth::password::warm_up());
+        crate::reconcile::spawn(
+            self.writes.clone(),
+            self.cipher.clone(),
+            self.config.reconcile_every,
+        );
     }
 
     fn assemble(config: Config, data_key: &DataKey, store: Store, writes: Writes) -> Self {

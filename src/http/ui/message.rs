@@ -19,6 +19,7 @@ use crate::app::AppState;
 use crate::crypto::DataCipher;
 use crate::domain::error_catalog::{ErrorNote, explain, status_note};
 use crate::domain::guidance::next_step;
+use crate::domain::limbo::{Timeout, find_timeout};
 use crate::domain::payload::readable_payload;
 use crate::domain::phone::mask_numbers_in_text;
 use crate::domain::timeline::{TimelineEvent, annotate};
@@ -89,6 +90,18 @@ struct EventRow {
     out_of_order: bool,
     content_type: String,
     payload: String,
+    /// For smstrail's own timeout event: what it means.
+    timeout_note: Option<String>,
+    /// Stored after smstrail's timeout event: a late receipt.
+    after_timeout: bool,
+}
+
+/// The summary line of a message that timed out.
+struct TimeoutLine {
+    reason: String,
+    at: String,
+    /// A final receipt came after all; the summary follows it.
+    late_receipt: bool,
 }
 
 struct RetryRow {
@@ -124,6 +137,7 @@ struct MessagePage {
     recipient_zone_known: bool,
     recipient_zone_note: String,
     events: Vec<EventRow>,
+    timeout: Option<TimeoutLine>,
     retries: Vec<RetryRow>,
     /// The messages this one retried or replaced.
     origins: Vec<RetryRow>,
@@ -207,6 +221,13 @@ async fn load_page(
         recipient,
     };
     let rows = event_rows(&message, &events, &duplicates, &zones, &state.cipher);
+    let timeout = timeout_of(&message, &events).map(|t| TimeoutLine {
+        reason: t.reason.clone(),
+        at: format_instant(t.received_at_us, agent.zone),
+        late_receipt: events
+            .iter()
+            .any(|e| t.came_before(e.id) && e.status.is_some_and(DeliveryStatus::is_final)),
+    });
     Ok(MessagePage {
         chrome: Chrome::new(token, Some(agent), "search")?,
         m: summary(&message, &zones),
@@ -217,6 +238,7 @@ async fn load_page(
         recipient_zone_known: recipient.is_some(),
         recipient_zone_note,
         events: rows,
+        timeout,
         retries: retries
             .into_iter()
             .map(|r| retry_row(r, agent.zone, false))
@@ -390,10 +412,16 @@ fn event_rows(
         at: created,
     };
     let notes = annotate(initial, &timeline);
+    let timeout = timeout_of(m, events);
     events
         .iter()
         .zip(notes)
         .map(|(e, note)| EventRow {
+            timeout_note: timeout
+                .as_ref()
+                .filter(|t| t.event_id == e.id)
+                .map(|t| format!("Written by smstrail, not the provider: {}.", t.reason)),
+            after_timeout: timeout.as_ref().is_some_and(|t| t.came_before(e.id)),
             status: e
                 .status
                 .map_or("unmapped", DeliveryStatus::as_str)
@@ -420,6 +448,21 @@ fn event_rows(
             },
         })
         .collect()
+}
+
+/// smstrail's own timeout event in a timeline, if any.
+fn timeout_of(m: &MessageRecord, events: &[EventRecord]) -> Option<Timeout> {
+    find_timeout(
+        m.sent_at_us.unwrap_or(m.created_at_us),
+        events.iter().map(|e| {
+            (
+                e.id,
+                e.raw_status.clone(),
+                e.provider_occurred_at_us,
+                e.received_at_us,
+            )
+        }),
+    )
 }
 
 const UNDECRYPTABLE: &str = "(cannot be decrypted with this data key)";

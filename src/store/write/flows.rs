@@ -7,6 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{Command, Done, ItemResult, TimeoutChunk};
+use crate::domain::limbo::TIMEOUT_RAW_STATUS;
 use crate::domain::{DeliveryReport, DeliveryStatus};
 use crate::store::summary::{Delivery, Plan, Summary, plan};
 use crate::store::{
@@ -44,10 +45,6 @@ pub(crate) struct DueMessage {
     pub provider_message_id: Option<String>,
     pub final_deadline_us: i64,
 }
-
-/// The raw status of smstrail's own timeout event: the prefix says no
-/// provider sent it.
-pub const TIMEOUT_RAW_STATUS: &str = "smstrail:no_final_receipt";
 
 /// One timeout event per message, whoever runs the job and however often:
 /// the event table's unique dedup key refuses a second one.
