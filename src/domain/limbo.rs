@@ -19,21 +19,29 @@ pub struct Timeout {
     pub event_id: i64,
     pub received_at_us: i64,
     pub reason: String,
+    /// A final receipt was stored after the timeout (the summary follows it).
+    pub late_receipt: bool,
 }
 
-/// Finds the timeout among `(id, raw status, provider time, received)`.
-pub fn find_timeout(
-    start_us: i64,
-    events: impl IntoIterator<Item = (i64, String, Option<i64>, i64)>,
-) -> Option<Timeout> {
-    events
-        .into_iter()
-        .find(|(_, raw, _, _)| is_timeout(raw))
-        .map(|(event_id, _, deadline_us, received_at_us)| Timeout {
-            event_id,
-            received_at_us,
-            reason: reason(deadline_us.map(|d| d.saturating_sub(start_us))),
-        })
+/// One event as far as timeouts care.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    pub id: i64,
+    pub raw_status: &'a str,
+    pub provider_at_us: Option<i64>,
+    pub received_at_us: i64,
+    pub is_final: bool,
+}
+
+/// Finds the timeout in a timeline, and whether a final receipt followed it.
+pub fn find_timeout(start_us: i64, events: &[Seen<'_>]) -> Option<Timeout> {
+    let event = events.iter().find(|e| is_timeout(e.raw_status))?;
+    Some(Timeout {
+        event_id: event.id,
+        received_at_us: event.received_at_us,
+        reason: reason(event.provider_at_us.map(|d| d.saturating_sub(start_us))),
+        late_receipt: events.iter().any(|e| e.id > event.id && e.is_final),
+    })
 }
 
 impl Timeout {
@@ -89,17 +97,20 @@ mod tests {
 
     #[test]
     fn the_timeout_and_what_came_after_it() {
-        let events = vec![
-            (1, "sent".to_owned(), Some(5), 6),
-            (
-                2,
-                TIMEOUT_RAW_STATUS.to_owned(),
-                Some(10 * MINUTE),
-                10 * MINUTE + 7,
-            ),
-            (3, "delivered".to_owned(), Some(8), 11 * MINUTE),
+        let seen = |id, raw_status, provider_at_us, received_at_us, is_final| Seen {
+            id,
+            raw_status,
+            provider_at_us: Some(provider_at_us),
+            received_at_us,
+            is_final,
+        };
+        let events = [
+            seen(1, "sent", 5, 6, false),
+            seen(2, TIMEOUT_RAW_STATUS, 10 * MINUTE, 10 * MINUTE + 7, false),
+            seen(3, "delivered", 8, 11 * MINUTE, true),
         ];
-        let timeout = find_timeout(0, events).unwrap();
+        let timeout = find_timeout(0, &events).unwrap();
+        assert!(timeout.late_receipt);
         assert_eq!(timeout.reason, "no final receipt within 10 minutes");
         assert!(!timeout.came_before(1));
         assert!(timeout.came_before(3));

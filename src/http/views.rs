@@ -6,8 +6,8 @@ use serde::Serialize;
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::domain::DeliveryStatus;
-use crate::domain::limbo::{find_timeout, is_timeout};
-use crate::store::{EventRecord, MessageRecord, RetryRecord, StoreError};
+use crate::domain::limbo::is_timeout;
+use crate::store::{EventRecord, MessageRecord, RetryRecord, StoreError, timeout_in};
 
 pub(super) fn rfc3339(us: i64) -> Option<String> {
     DateTime::<Utc>::from_timestamp_micros(us)
@@ -107,17 +107,7 @@ impl MessageView {
     pub async fn full(state: &AppState, m: &MessageRecord) -> Result<Self, ApiError> {
         let mut view = Self::summary(m)?;
         let events = state.store.events(m).await?;
-        let timeout = find_timeout(
-            m.sent_at_us.unwrap_or(m.created_at_us),
-            events.iter().map(|e| {
-                (
-                    e.id,
-                    e.raw_status.clone(),
-                    e.provider_occurred_at_us,
-                    e.received_at_us,
-                )
-            }),
-        );
+        let timeout = timeout_in(m, &events);
         let mut views: Vec<EventView> = events.iter().map(EventView::from).collect();
         if let Some(timeout) = &timeout {
             for (view, e) in views.iter_mut().zip(&events) {
@@ -128,13 +118,10 @@ impl MessageView {
                     view.note = Some("arrived after smstrail's timeout".to_owned());
                 }
             }
-            let late_receipt = events
-                .iter()
-                .any(|e| timeout.came_before(e.id) && e.status.is_some_and(|s| s.is_final()));
             view.timeout = Some(TimeoutView {
                 at: rfc3339(timeout.received_at_us),
                 reason: timeout.reason.clone(),
-                late_receipt,
+                late_receipt: timeout.late_receipt,
             });
         }
         view.events = Some(views);

@@ -19,14 +19,13 @@ use crate::app::AppState;
 use crate::crypto::DataCipher;
 use crate::domain::error_catalog::{ErrorNote, explain, status_note};
 use crate::domain::guidance::next_step;
-use crate::domain::limbo::{Timeout, find_timeout};
 use crate::domain::payload::readable_payload;
 use crate::domain::phone::mask_numbers_in_text;
 use crate::domain::timeline::{TimelineEvent, annotate};
 use crate::domain::timezones::{RecipientZone, format_duration_us, format_instant, recipient_zone};
 use crate::domain::verification::{VerificationEventKind, outcome};
 use crate::domain::{DeliveryStatus, StatusAt};
-use crate::store::{EventRecord, MessageRecord, RetryRecord};
+use crate::store::{EventRecord, MessageRecord, RetryRecord, timeout_in};
 use crate::usecase::UseCaseError;
 use crate::usecase::reveal::{self, Reveal};
 
@@ -221,12 +220,10 @@ async fn load_page(
         recipient,
     };
     let rows = event_rows(&message, &events, &duplicates, &zones, &state.cipher);
-    let timeout = timeout_of(&message, &events).map(|t| TimeoutLine {
+    let timeout = timeout_in(&message, &events).map(|t| TimeoutLine {
         reason: t.reason.clone(),
         at: format_instant(t.received_at_us, agent.zone),
-        late_receipt: events
-            .iter()
-            .any(|e| t.came_before(e.id) && e.status.is_some_and(DeliveryStatus::is_final)),
+        late_receipt: t.late_receipt,
     });
     Ok(MessagePage {
         chrome: Chrome::new(token, Some(agent), "search")?,
@@ -412,7 +409,7 @@ fn event_rows(
         at: created,
     };
     let notes = annotate(initial, &timeline);
-    let timeout = timeout_of(m, events);
+    let timeout = timeout_in(m, events);
     events
         .iter()
         .zip(notes)
@@ -448,21 +445,6 @@ fn event_rows(
             },
         })
         .collect()
-}
-
-/// smstrail's own timeout event in a timeline, if any.
-fn timeout_of(m: &MessageRecord, events: &[EventRecord]) -> Option<Timeout> {
-    find_timeout(
-        m.sent_at_us.unwrap_or(m.created_at_us),
-        events.iter().map(|e| {
-            (
-                e.id,
-                e.raw_status.clone(),
-                e.provider_occurred_at_us,
-                e.received_at_us,
-            )
-        }),
-    )
 }
 
 const UNDECRYPTABLE: &str = "(cannot be decrypted with this data key)";
