@@ -11,6 +11,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+/// The send API's use cases (CONTRACT §4), each with its own window.
+use crate::domain::outbound::USE_CASES;
+
 const ENV_PREFIX: &str = "SMSTRAIL_";
 /// Environment names that belong to the tooling around the app, not to it.
 const ENV_IGNORED_PREFIXES: [&str; 2] = ["SMSTRAIL_TEST_", "SMSTRAIL_BENCH_"];
@@ -144,15 +147,6 @@ pub struct Config {
 pub const DEFAULT_RECONCILE_EVERY: Duration = Duration::from_secs(60);
 /// The window of every use case the defaults do not name.
 pub const DEFAULT_FINAL_WINDOW: Duration = Duration::from_secs(72 * 3600);
-
-/// The use cases of the send API (CONTRACT §4), each with its own window.
-pub const USE_CASES: [&str; 5] = [
-    "otp",
-    "account_alert",
-    "transactional",
-    "marketing",
-    "other",
-];
 
 /// Final-status windows per use case. A message without a use case (or with
 /// one registered before a rename) gets `default`.
