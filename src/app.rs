@@ -84,8 +84,9 @@ impl AppState {
         ))
     }
 
-    /// The housekeeping a serving process runs: expired sessions are deleted
-    /// and idle login and search throttles forgotten.
+    /// The housekeeping a serving process runs: expired sessions are deleted,
+    /// idle login and search throttles forgotten, and a reconcile pass runs
+    /// every `SMSTRAIL_RECONCILE_EVERY`.
     pub fn start_background_jobs(&self) {
         use tower_sessions::session_store::ExpiredDeletion;
         let sessions = self.store.session_store();
@@ -103,6 +104,11 @@ impl AppState {
             }
         });
         tokio::spawn(crate::auth::password::warm_up());
+        crate::reconcile::spawn(
+            self.writes.clone(),
+            self.cipher.clone(),
+            self.config.reconcile_every,
+        );
     }
 
     fn assemble(

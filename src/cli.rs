@@ -42,6 +42,8 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Run one pass of the reconciliation job and print what it did.
+    Reconcile,
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,7 +139,20 @@ pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
         Command::User {
             command: UserCommand::Add { email, role },
         } => add_user(config, &email, &role).await,
+        Command::Reconcile => reconcile(config).await,
     }
+}
+
+/// One pass, as `serve` runs it on its timer; safe beside running servers.
+async fn reconcile(config: Config) -> Result<(), CliError> {
+    let state = AppState::build(config).await?;
+    let now = chrono::Utc::now().timestamp_micros();
+    let report =
+        crate::reconcile::run_pass(&state.writes, &state.cipher, now, crate::reconcile::CHUNK)
+            .await
+            .map_err(StartError::from)?;
+    println!("{report}");
+    Ok(())
 }
 
 async fn serve(config: Config) -> Result<(), CliError> {

@@ -11,6 +11,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+/// The send API's use cases (CONTRACT §4), each with its own window.
+use crate::domain::outbound::USE_CASES;
+
 const ENV_PREFIX: &str = "SMSTRAIL_";
 /// Environment names that belong to the tooling around the app, not to it.
 const ENV_IGNORED_PREFIXES: [&str; 2] = ["SMSTRAIL_TEST_", "SMSTRAIL_BENCH_"];
@@ -134,6 +137,107 @@ pub struct Config {
     pub body_read_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// How long each use case waits for a final status before smstrail
+    /// writes its own timeout event (`SMSTRAIL_FINAL_WINDOWS`).
+    pub final_windows: FinalWindows,
+    /// How often `serve` runs a reconcile pass (`SMSTRAIL_RECONCILE_EVERY`).
+    pub reconcile_every: Duration,
+}
+
+pub const DEFAULT_RECONCILE_EVERY: Duration = Duration::from_secs(60);
+/// The window of every use case the defaults do not name.
+pub const DEFAULT_FINAL_WINDOW: Duration = Duration::from_secs(72 * 3600);
+
+/// Final-status windows per use case. A message without a use case (or with
+/// one registered before a rename) gets `default`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinalWindows {
+    by_use_case: BTreeMap<&'static str, Duration>,
+    default: Duration,
+}
+
+impl Default for FinalWindows {
+    /// `otp=10m,account_alert=1h,transactional=72h,marketing=72h,other=72h`:
+    /// a code is useless after minutes, an alert after an hour, the rest is
+    /// worth waiting for carriers that batch their receipts.
+    fn default() -> Self {
+        let mut by_use_case = BTreeMap::new();
+        for use_case in USE_CASES {
+            let window = match use_case {
+                "otp" => Duration::from_secs(600),
+                "account_alert" => Duration::from_secs(3600),
+                _ => DEFAULT_FINAL_WINDOW,
+            };
+            by_use_case.insert(use_case, window);
+        }
+        Self {
+            by_use_case,
+            default: DEFAULT_FINAL_WINDOW,
+        }
+    }
+}
+
+impl FinalWindows {
+    /// The window of a message's use case.
+    pub fn window(&self, use_case: Option<&str>) -> Duration {
+        use_case
+            .and_then(|u| self.by_use_case.get(u))
+            .copied()
+            .unwrap_or(self.default)
+    }
+
+    /// `otp=10m,account_alert=1h,default=72h`: named use cases take their
+    /// value; `default=` sets every use case not named (and messages without
+    /// one); without it, unnamed use cases keep their built-in window.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut named: BTreeMap<&'static str, Duration> = BTreeMap::new();
+        let mut default = None;
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?} is not use_case=duration (e.g. otp=10m)"))?;
+            let (name, value) = (name.trim(), value.trim());
+            let window = match parse_duration(value) {
+                Some(window) if window >= Duration::from_secs(1) => window,
+                _ => {
+                    return Err(format!(
+                        "{value:?} (for {name}) is not a duration like 30s, 10m, 1h or 3d \
+                         (at least 1s)"
+                    ));
+                }
+            };
+            let slot = if name == "default" {
+                &mut default
+            } else {
+                let known = USE_CASES
+                    .iter()
+                    .copied()
+                    .find(|u| *u == name)
+                    .ok_or_else(|| {
+                        format!(
+                            "{name:?} is not a use case (one of {}, or default)",
+                            USE_CASES.join(", ")
+                        )
+                    })?;
+                if named.insert(known, window).is_some() {
+                    return Err(format!("{name} is given twice"));
+                }
+                continue;
+            };
+            if slot.replace(window).is_some() {
+                return Err("default is given twice".to_owned());
+            }
+        }
+        let mut windows = Self::default();
+        if let Some(default) = default {
+            windows.default = default;
+            for window in windows.by_use_case.values_mut() {
+                *window = default;
+            }
+        }
+        windows.by_use_case.extend(named);
+        Ok(windows)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -148,7 +252,7 @@ pub enum ConfigError {
 
 /// Every key, as written in the TOML file; the environment name is
 /// `SMSTRAIL_` + the key in upper case.
-const KEYS: [&str; 19] = [
+const KEYS: [&str; 21] = [
     "database_url",
     "bind",
     "public_url",
@@ -168,6 +272,8 @@ const KEYS: [&str; 19] = [
     "body_read_timeout",
     "max_connections",
     "log_format",
+    "final_windows",
+    "reconcile_every",
 ];
 
 /// Raw values by key, with where each came from for error messages.
@@ -408,6 +514,18 @@ impl Layers {
             }
         };
 
+        let final_windows = match self.take("final_windows") {
+            None => FinalWindows::default(),
+            Some(text) => {
+                FinalWindows::parse(&text).map_err(|reason| bad("final_windows", reason))?
+            }
+        };
+        let reconcile_every = self.duration(
+            "reconcile_every",
+            DEFAULT_RECONCILE_EVERY,
+            Duration::from_secs(1),
+        )?;
+
         let standard_secret = self.secret("standard_secret");
         if let Some(secret) = &standard_secret {
             crate::providers::standard::decode_secret(secret.expose())
@@ -434,6 +552,8 @@ impl Layers {
             header_read_timeout,
             body_read_timeout,
             max_connections,
+            final_windows,
+            reconcile_every,
         })
     }
 
@@ -452,7 +572,7 @@ impl Layers {
             _ => Err(ConfigError::BadValue {
                 key: key.to_owned(),
                 reason: format!(
-                    "{text:?} is not a duration like 500ms, 5s or 2m (at least {}ms)",
+                    "{text:?} is not a duration like 500ms, 30s, 10m, 1h or 3d (at least {}ms)",
                     min.as_millis()
                 ),
             }),
@@ -460,7 +580,7 @@ impl Layers {
     }
 }
 
-/// `500ms`, `5s`, `2m`, `1h`: a whole number and a unit.
+/// `500ms`, `5s`, `2m`, `1h`, `3d`: a whole number and a unit.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit())?;
@@ -471,6 +591,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
+        "d" => 86_400_000,
         _ => return None,
     };
     number.checked_mul(millis).map(Duration::from_millis)
@@ -563,11 +684,62 @@ mod tests {
             ("SMSTRAIL_BODY_READ_TIMEOUT", "0s"),
             ("SMSTRAIL_MAX_CONNECTIONS", "0"),
             ("SMSTRAIL_LOG_FORMAT", "xml"),
+            ("SMSTRAIL_FINAL_WINDOWS", "otp=10"),
+            ("SMSTRAIL_FINAL_WINDOWS", "otp"),
+            ("SMSTRAIL_FINAL_WINDOWS", "sms=10m"),
+            ("SMSTRAIL_FINAL_WINDOWS", "otp=0s"),
+            ("SMSTRAIL_FINAL_WINDOWS", "otp=1m,otp=2m"),
+            ("SMSTRAIL_RECONCILE_EVERY", "60"),
+            ("SMSTRAIL_RECONCILE_EVERY", "500ms"),
+            ("SMSTRAIL_RECONCILE_EVERY", "often"),
         ] {
             let err = Config::from_sources(None, env(&[(key, value)])).unwrap_err();
             let expected = key.trim_start_matches(ENV_PREFIX).to_ascii_lowercase();
             assert!(err.to_string().contains(&expected), "{key}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn final_windows_default_per_use_case_and_default_sets_the_rest() {
+        let config = Config::from_sources(None, env(&[])).unwrap();
+        let w = &config.final_windows;
+        assert_eq!(w.window(Some("otp")), Duration::from_secs(600));
+        assert_eq!(w.window(Some("account_alert")), Duration::from_secs(3600));
+        for use_case in ["transactional", "marketing", "other"] {
+            assert_eq!(w.window(Some(use_case)), Duration::from_secs(72 * 3600));
+        }
+        assert_eq!(w.window(None), Duration::from_secs(72 * 3600));
+        assert_eq!(config.reconcile_every, Duration::from_secs(60));
+
+        let w = FinalWindows::parse("otp=30s, default=3d").unwrap();
+        assert_eq!(w.window(Some("otp")), Duration::from_secs(30));
+        assert_eq!(
+            w.window(Some("account_alert")),
+            Duration::from_secs(3 * 86_400)
+        );
+        assert_eq!(w.window(None), Duration::from_secs(3 * 86_400));
+
+        let w = FinalWindows::parse("marketing=1h").unwrap();
+        assert_eq!(w.window(Some("marketing")), Duration::from_secs(3600));
+        assert_eq!(
+            w.window(Some("otp")),
+            Duration::from_secs(600),
+            "built-in kept"
+        );
+
+        let config = Config::from_sources(
+            None,
+            env(&[
+                ("SMSTRAIL_RECONCILE_EVERY", "10s"),
+                ("SMSTRAIL_FINAL_WINDOWS", "otp=5m"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.reconcile_every, Duration::from_secs(10));
+        assert_eq!(
+            config.final_windows.window(Some("otp")),
+            Duration::from_secs(300)
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod providers;
+pub mod reconcile;
 pub mod server;
 pub mod store;
 pub mod usecase;

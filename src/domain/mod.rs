@@ -6,6 +6,7 @@ pub mod account;
 pub mod error_catalog;
 pub mod event;
 pub mod guidance;
+pub mod limbo;
 pub mod outbound;
 pub mod payload;
 pub mod phone;

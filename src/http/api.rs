@@ -113,7 +113,7 @@ async fn register(
 ) -> Result<Response, ApiError> {
     let request: RegisterRequest = parse_json(body)?;
     let message = OutboundMessage::parse(request, &KNOWN)?;
-    let new = registration::new_message(message, &state.cipher)?;
+    let new = registration::new_message(message, &state.cipher, &state.config.final_windows)?;
     match state.writes.register_message(new).await? {
         Registration::Created(record) => {
             Ok((StatusCode::CREATED, Json(MessageView::summary(&record)?)).into_response())

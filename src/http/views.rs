@@ -6,7 +6,8 @@ use serde::Serialize;
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::domain::DeliveryStatus;
-use crate::store::{EventRecord, MessageRecord, RetryRecord, StoreError};
+use crate::domain::limbo::is_timeout;
+use crate::store::{EventRecord, MessageRecord, RetryRecord, StoreError, timeout_in};
 
 pub(super) fn rfc3339(us: i64) -> Option<String> {
     DateTime::<Utc>::from_timestamp_micros(us)
@@ -47,6 +48,10 @@ pub struct MessageView {
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
     pub metadata: Option<serde_json::Value>,
+    /// Set once smstrail gave up waiting for a final receipt: when, and why
+    /// in plain words; `late_receipt` says a final one arrived after all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<TimeoutView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<EventView>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -92,6 +97,7 @@ impl MessageView {
             created_at: rfc3339(m.created_at_us),
             updated_at: rfc3339(m.updated_at_us),
             metadata,
+            timeout: None,
             events: None,
             retries: None,
         })
@@ -100,15 +106,25 @@ impl MessageView {
     /// The summary with its delivery timeline and recorded retries.
     pub async fn full(state: &AppState, m: &MessageRecord) -> Result<Self, ApiError> {
         let mut view = Self::summary(m)?;
-        view.events = Some(
-            state
-                .store
-                .events(m)
-                .await?
-                .iter()
-                .map(EventView::from)
-                .collect(),
-        );
+        let events = state.store.events(m).await?;
+        let timeout = timeout_in(m, &events);
+        let mut views: Vec<EventView> = events.iter().map(EventView::from).collect();
+        if let Some(timeout) = &timeout {
+            for (view, e) in views.iter_mut().zip(&events) {
+                if e.id == timeout.event_id {
+                    view.note = Some(format!("smstrail's own timeout: {}", timeout.reason));
+                } else if timeout.came_before(e.id) {
+                    view.after_timeout = true;
+                    view.note = Some("arrived after smstrail's timeout".to_owned());
+                }
+            }
+            view.timeout = Some(TimeoutView {
+                at: rfc3339(timeout.received_at_us),
+                reason: timeout.reason.clone(),
+                late_receipt: timeout.late_receipt,
+            });
+        }
+        view.events = Some(views);
         view.retries = Some(
             state
                 .store
@@ -123,6 +139,16 @@ impl MessageView {
 }
 
 #[derive(Debug, Serialize)]
+pub struct TimeoutView {
+    /// When smstrail wrote its timeout event.
+    pub at: Option<String>,
+    /// E.g. "no final receipt within 10 minutes".
+    pub reason: String,
+    /// A final receipt arrived after the timeout (and the summary follows it).
+    pub late_receipt: bool,
+}
+
+#[derive(Debug, Serialize)]
 pub struct EventView {
     pub id: i64,
     /// Normalized; `null` when the provider's status is not in its mapping.
@@ -132,6 +158,13 @@ pub struct EventView {
     pub provider_event_id: Option<String>,
     pub provider_occurred_at: Option<String>,
     pub received_at: Option<String>,
+    /// `smstrail` for the reconcile job's own timeout event, else `provider`.
+    pub source: &'static str,
+    /// Stored after smstrail's timeout event: a late receipt.
+    pub after_timeout: bool,
+    /// What the event means, in plain words, where there is more to say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl From<&EventRecord> for EventView {
@@ -144,6 +177,13 @@ impl From<&EventRecord> for EventView {
             provider_event_id: e.provider_event_id.clone(),
             provider_occurred_at: e.provider_occurred_at_us.and_then(rfc3339),
             received_at: rfc3339(e.received_at_us),
+            source: if is_timeout(&e.raw_status) {
+                "smstrail"
+            } else {
+                "provider"
+            },
+            after_timeout: false,
+            note: None,
         }
     }
 }

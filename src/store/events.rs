@@ -9,9 +9,26 @@ use sqlx::AnyConnection;
 use super::db::OptionalText;
 use super::query::Query;
 
+use crate::domain::limbo::{Seen, Timeout, find_timeout};
 use crate::domain::{DeliveryReport, DeliveryStatus, InboundReport};
 
 use super::{MessageRecord, ProtectedNumber, Store, StoreError};
+
+/// smstrail's own timeout in a message's timeline, if it timed out; its
+/// window started when the message was sent, else registered.
+pub fn timeout_in(m: &MessageRecord, events: &[EventRecord]) -> Option<Timeout> {
+    let seen: Vec<Seen<'_>> = events
+        .iter()
+        .map(|e| Seen {
+            id: e.id,
+            raw_status: &e.raw_status,
+            provider_at_us: e.provider_occurred_at_us,
+            received_at_us: e.received_at_us,
+            is_final: e.status.is_some_and(DeliveryStatus::is_final),
+        })
+        .collect();
+    find_timeout(m.sent_at_us.unwrap_or(m.created_at_us), &seen)
+}
 
 pub(super) const EVENT_COLUMNS: &str = "id, provider, provider_message_id, provider_event_id, \
     raw_status, status, error_code, provider_occurred_at_us, received_at_us, content_type, \

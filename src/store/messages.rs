@@ -57,6 +57,9 @@ pub struct NewMessage {
     pub sent_at_us: Option<i64>,
     pub metadata_json: Option<String>,
     pub created_at_us: i64,
+    /// When the reconcile job gives up waiting for a final status: the use
+    /// case's window from `sent_at`, else from registration.
+    pub final_deadline_us: Option<i64>,
 }
 
 #[derive(Debug, Clone)]

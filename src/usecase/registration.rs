@@ -2,6 +2,7 @@
 //! message the store keeps.
 
 use super::{UseCaseError, now_us};
+use crate::config::FinalWindows;
 use crate::crypto::DataCipher;
 use crate::domain::outbound::OutboundMessage;
 use crate::store::{NewMessage, ProductAction};
@@ -14,6 +15,7 @@ use crate::store::{NewMessage, ProductAction};
 pub fn new_message(
     message: OutboundMessage,
     cipher: &DataCipher,
+    windows: &FinalWindows,
 ) -> Result<NewMessage, UseCaseError> {
     let canonical =
         serde_json::to_vec(&message).map_err(|e| UseCaseError::Invalid(e.to_string()))?;
@@ -22,6 +24,13 @@ pub fn new_message(
         tracing::error!(error = %e, "cannot seal recipient");
         UseCaseError::Internal("internal error".to_owned())
     })?;
+    let created_at_us = now_us();
+    let sent_at_us = message.sent_at.map(|t| t.timestamp_micros());
+    let window = windows.window(message.use_case.as_deref());
+    let window_us = i64::try_from(window.as_micros()).unwrap_or(i64::MAX);
+    let final_deadline_us = sent_at_us
+        .unwrap_or(created_at_us)
+        .saturating_add(window_us);
     Ok(NewMessage {
         id: uuid::Uuid::now_v7().to_string(),
         idempotency_key: message.idempotency_key,
@@ -41,8 +50,9 @@ pub fn new_message(
             url: message.product_action_url,
         },
         recipient_timezone: message.recipient_timezone,
-        sent_at_us: message.sent_at.map(|t| t.timestamp_micros()),
+        sent_at_us,
         metadata_json: message.metadata.map(|m| m.to_string()),
-        created_at_us: now_us(),
+        created_at_us,
+        final_deadline_us: Some(final_deadline_us),
     })
 }

@@ -9,6 +9,7 @@ mod faults;
 mod helpers;
 mod metrics;
 mod migrations;
+mod reconcile;
 mod ui_admin;
 mod ui_auth;
 mod ui_helpers;

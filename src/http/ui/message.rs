@@ -25,7 +25,7 @@ use crate::domain::timeline::{TimelineEvent, annotate};
 use crate::domain::timezones::{RecipientZone, format_duration_us, format_instant, recipient_zone};
 use crate::domain::verification::{VerificationEventKind, outcome};
 use crate::domain::{DeliveryStatus, StatusAt};
-use crate::store::{EventRecord, MessageRecord, RetryRecord};
+use crate::store::{EventRecord, MessageRecord, RetryRecord, timeout_in};
 use crate::usecase::UseCaseError;
 use crate::usecase::reveal::{self, Reveal};
 
@@ -89,6 +89,18 @@ struct EventRow {
     out_of_order: bool,
     content_type: String,
     payload: String,
+    /// For smstrail's own timeout event: what it means.
+    timeout_note: Option<String>,
+    /// Stored after smstrail's timeout event: a late receipt.
+    after_timeout: bool,
+}
+
+/// The summary line of a message that timed out.
+struct TimeoutLine {
+    reason: String,
+    at: String,
+    /// A final receipt came after all; the summary follows it.
+    late_receipt: bool,
 }
 
 struct RetryRow {
@@ -124,6 +136,7 @@ struct MessagePage {
     recipient_zone_known: bool,
     recipient_zone_note: String,
     events: Vec<EventRow>,
+    timeout: Option<TimeoutLine>,
     retries: Vec<RetryRow>,
     /// The messages this one retried or replaced.
     origins: Vec<RetryRow>,
@@ -207,6 +220,11 @@ async fn load_page(
         recipient,
     };
     let rows = event_rows(&message, &events, &duplicates, &zones, &state.cipher);
+    let timeout = timeout_in(&message, &events).map(|t| TimeoutLine {
+        reason: t.reason.clone(),
+        at: format_instant(t.received_at_us, agent.zone),
+        late_receipt: t.late_receipt,
+    });
     Ok(MessagePage {
         chrome: Chrome::new(token, Some(agent), "search")?,
         m: summary(&message, &zones),
@@ -217,6 +235,7 @@ async fn load_page(
         recipient_zone_known: recipient.is_some(),
         recipient_zone_note,
         events: rows,
+        timeout,
         retries: retries
             .into_iter()
             .map(|r| retry_row(r, agent.zone, false))
@@ -390,10 +409,16 @@ fn event_rows(
         at: created,
     };
     let notes = annotate(initial, &timeline);
+    let timeout = timeout_in(m, events);
     events
         .iter()
         .zip(notes)
         .map(|(e, note)| EventRow {
+            timeout_note: timeout
+                .as_ref()
+                .filter(|t| t.event_id == e.id)
+                .map(|t| format!("Written by smstrail, not the provider: {}.", t.reason)),
+            after_timeout: timeout.as_ref().is_some_and(|t| t.came_before(e.id)),
             status: e
                 .status
                 .map_or("unmapped", DeliveryStatus::as_str)

@@ -2,7 +2,7 @@
 
 use crate::store::{
     IngestItem, IngestOutcome, MessageRecord, NewMessage, NewRetry, NewVerification,
-    NewVerificationEvent, Registration, RetryRecord,
+    NewVerificationEvent, Registration, RetryRecord, SealedPayload,
 };
 
 #[derive(Debug, Clone)]
@@ -16,6 +16,27 @@ pub enum Command {
     RecordRetry(NewRetry),
     CreateVerification(NewVerification),
     AddVerificationEvent(NewVerificationEvent),
+    /// One chunk of the reconcile job: up to `limit` messages past their
+    /// final-status window at `now_us` get smstrail's timeout event, through
+    /// the same precedence path as a provider callback. `payload` is the
+    /// (sealed) raw payload every timeout event stores.
+    TimeOut {
+        now_us: i64,
+        limit: usize,
+        payload: SealedPayload,
+    },
+}
+
+/// What one chunk of timeouts did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TimeoutChunk {
+    /// Messages that got their timeout event now.
+    pub timed_out: Vec<String>,
+    /// Messages past their window with no provider message id: no receipt
+    /// can ever reach them, so they get no event (see the README).
+    pub without_provider_id: Vec<String>,
+    /// Whether the chunk was full: more messages may be due.
+    pub full: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -25,6 +46,7 @@ pub enum Done {
     Message(MessageRecord),
     Retry(RetryRecord),
     Verification,
+    TimedOut(TimeoutChunk),
 }
 
 impl Command {
@@ -44,6 +66,7 @@ impl Command {
             Self::RecordRetry(retry) => &retry.message_id,
             Self::CreateVerification(verification) => &verification.id,
             Self::AddVerificationEvent(event) => &event.verification_id,
+            Self::TimeOut { .. } => "smstrail|reconcile",
         }
     }
 }

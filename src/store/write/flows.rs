@@ -6,7 +6,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Command, Done, ItemResult};
+use super::{Command, Done, ItemResult, TimeoutChunk};
+use crate::domain::limbo::TIMEOUT_RAW_STATUS;
+use crate::domain::{DeliveryReport, DeliveryStatus};
 use crate::store::summary::{Delivery, Plan, Summary, plan};
 use crate::store::{
     EventRecord, InboundItem, IngestItem, IngestOutcome, MessageRecord, NewMessage, NewRetry,
@@ -34,6 +36,20 @@ pub(crate) struct BatchOutcome<'a> {
     /// Copies of callbacks stored before (or earlier in this batch):
     /// (dedup key, how many, latest receipt).
     pub copies: Vec<(&'a str, i64, i64)>,
+}
+
+/// A message past its final-status window, claimed by a reconcile chunk.
+pub(crate) struct DueMessage {
+    pub id: String,
+    pub provider: String,
+    pub provider_message_id: Option<String>,
+    pub final_deadline_us: i64,
+}
+
+/// One timeout event per message, whoever runs the job and however often:
+/// the event table's unique dedup key refuses a second one.
+pub fn timeout_dedup_key(message_id: &str) -> String {
+    format!("smstrail|timeout|{message_id}")
 }
 
 /// The primitive statements of the write path, inside one open transaction.
@@ -96,6 +112,20 @@ pub(crate) trait WriteTx {
         &mut self,
         event: &NewVerificationEvent,
     ) -> Result<bool, StoreError>;
+
+    /// Up to `limit` messages without a final status whose deadline is at or
+    /// before `now_us`, earliest deadline first, through the (is_final,
+    /// final_deadline_us) index, that no other transaction is working on;
+    /// and how many rows the scan saw (a full chunk means more may be due).
+    async fn claim_due(
+        &mut self,
+        now_us: i64,
+        limit: usize,
+    ) -> Result<(Vec<DueMessage>, usize), StoreError>;
+
+    /// Clears the deadlines of messages whose timeout is handled, so that no
+    /// later pass finds them again.
+    async fn clear_deadlines(&mut self, ids: &[&str]) -> Result<(), StoreError>;
 }
 
 /// Applies every command that is not a delivery callback, one at a time;
@@ -165,7 +195,73 @@ pub(crate) async fn apply_one(tx: &mut impl WriteTx, command: &Command) -> ItemR
             }
             Done::Verification
         }
+        Command::TimeOut {
+            now_us,
+            limit,
+            payload,
+        } => Done::TimedOut(time_out(tx, *now_us, *limit, payload).await?),
     })
+}
+
+/// One chunk of timeouts. Each due message gets an event with normalized
+/// `unknown` at its deadline, fed to [`ingest_deliveries`] like a provider
+/// callback: the summary moves by the same precedence rules (never off a
+/// final status; a later real receipt still wins), and the dedup key makes
+/// it one event per message.
+async fn time_out(
+    tx: &mut impl WriteTx,
+    now_us: i64,
+    limit: usize,
+    payload: &SealedPayload,
+) -> Result<TimeoutChunk, StoreError> {
+    let (due, scanned) = tx.claim_due(now_us, limit).await?;
+    let mut chunk = TimeoutChunk {
+        full: scanned >= limit,
+        ..TimeoutChunk::default()
+    };
+    let mut reports = Vec::with_capacity(due.len());
+    for m in &due {
+        // Events belong to a message through its provider message id; a
+        // message without one can have no receipt at all, so there is
+        // nothing to time out. Its deadline is cleared all the same, or
+        // every pass would walk over it again.
+        let Some(pmid) = &m.provider_message_id else {
+            chunk.without_provider_id.push(m.id.clone());
+            continue;
+        };
+        let report = DeliveryReport {
+            provider_message_id: pmid.clone(),
+            raw_status: TIMEOUT_RAW_STATUS.to_owned(),
+            status: Some(DeliveryStatus::Unknown),
+            error_code: None,
+            provider_event_id: None,
+            provider_occurred_at: chrono::DateTime::from_timestamp_micros(m.final_deadline_us),
+        };
+        reports.push((m, report, timeout_dedup_key(&m.id)));
+    }
+    let deliveries: Vec<Delivery<'_>> = reports
+        .iter()
+        .enumerate()
+        .map(|(index, (m, report, dedup_key))| Delivery {
+            index,
+            provider: &m.provider,
+            report,
+            dedup_key,
+            payload,
+            received_at_us: now_us,
+        })
+        .collect();
+    if !deliveries.is_empty() {
+        for (index, outcome) in ingest_deliveries(tx, &deliveries).await? {
+            // A duplicate means an earlier pass wrote it: not our work.
+            if let (IngestOutcome::Stored { .. }, Some((m, _, _))) = (outcome, reports.get(index)) {
+                chunk.timed_out.push(m.id.clone());
+            }
+        }
+    }
+    let ids: Vec<&str> = due.iter().map(|m| m.id.as_str()).collect();
+    tx.clear_deadlines(&ids).await?;
+    Ok(chunk)
 }
 
 /// The delivery callback of a command, if it is one; `index` is its place in

@@ -25,13 +25,13 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use commands::{Command, Done};
+pub use commands::{Command, Done, TimeoutChunk};
 
 use crate::metrics::WriterMetrics;
 
 use super::{
     IngestItem, IngestOutcome, MessageRecord, NewMessage, NewRetry, NewVerification,
-    NewVerificationEvent, Registration, RetryRecord, StoreError,
+    NewVerificationEvent, Registration, RetryRecord, SealedPayload, StoreError,
 };
 
 /// Queue depth per writer; beyond it, requests wait (backpressure).
@@ -168,6 +168,25 @@ impl Writes {
         self.submit(Command::AddVerificationEvent(event))
             .await
             .map(drop)
+    }
+
+    /// Writes the timeout events of up to `limit` messages whose window had
+    /// passed at `now_us` (one chunk of a reconcile pass), in one transaction.
+    pub async fn time_out(
+        &self,
+        now_us: i64,
+        limit: usize,
+        payload: SealedPayload,
+    ) -> Result<TimeoutChunk, StoreError> {
+        let command = Command::TimeOut {
+            now_us,
+            limit,
+            payload,
+        };
+        match self.submit(command).await? {
+            Done::TimedOut(chunk) => Ok(chunk),
+            other => Err(unexpected(&other)),
+        }
     }
 
     /// Queues the command and waits for its answer, at most `timeout`: a

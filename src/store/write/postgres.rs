@@ -11,7 +11,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::flows::{self, BatchOutcome, NewReview, WriteTx, delivery_of};
+use super::flows::{self, BatchOutcome, DueMessage, NewReview, WriteTx, delivery_of};
 use super::{BatchWriter, Batches, Command, Done, ItemResult, Job, run_writer};
 use crate::store::db::{advisory_key, conflict_or};
 use crate::store::summary::{Delivery, SUMMARY_COLUMNS, Summary};
@@ -448,9 +448,9 @@ impl WriteTx for PgTx<'_> {
                destination_country, sender_identity, sender_type, template_key, use_case, \
                user_ref, product_action_kind, product_action_ref, product_action_url, \
                recipient_timezone, sent_at_us, metadata_json, created_at_us, current_status, \
-               status_at_us, is_final, updated_at_us, recipient_valid) \
+               status_at_us, is_final, updated_at_us, recipient_valid, final_deadline_us) \
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-               $17, $18, $19, $20, $21, 'accepted', $21, FALSE, $21, $22) \
+               $17, $18, $19, $20, $21, 'accepted', $21, FALSE, $21, $22, $23) \
                ON CONFLICT (idempotency_key) DO NOTHING RETURNING {MESSAGE_COLUMNS}), \
              waiting AS ( \
                DELETE FROM unmatched_callbacks u USING inserted i \
@@ -480,6 +480,7 @@ impl WriteTx for PgTx<'_> {
         .bind(&m.metadata_json)
         .bind(m.created_at_us)
         .bind(m.recipient_valid)
+        .bind(m.final_deadline_us)
         .fetch_optional(&mut *self.0)
         .await
         .map_err(|e| conflict_or(e, "provider_message_id is already registered"))?;
@@ -602,6 +603,71 @@ impl WriteTx for PgTx<'_> {
         .await?
         .rows_affected();
         Ok(inserted > 0)
+    }
+
+    /// Rows another pass holds are skipped (`FOR UPDATE SKIP LOCKED`), so
+    /// two passes started together split the due messages instead of doing
+    /// them twice. A message whose provider message id a callback writer
+    /// holds right now is left for the next pass: its advisory lock is only
+    /// tried, never waited for, so this never waits in a cycle with a writer
+    /// that holds the lock and waits for the row.
+    async fn claim_due(
+        &mut self,
+        now_us: i64,
+        limit: usize,
+    ) -> Result<(Vec<DueMessage>, usize), StoreError> {
+        let rows: Vec<(String, String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT id, provider, provider_message_id, final_deadline_us FROM messages \
+             WHERE is_final = FALSE AND final_deadline_us <= $1 \
+             ORDER BY final_deadline_us LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(now_us)
+        .bind(limit as i64)
+        .fetch_all(&mut *self.0)
+        .await?;
+        let scanned = rows.len();
+        let keys: Vec<i64> = rows
+            .iter()
+            .filter_map(|(_, _, pmid, _)| pmid.as_deref())
+            .map(|pmid| advisory_key("provider_message_id", pmid))
+            .collect();
+        let locked: Vec<i64> = if keys.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_scalar(
+                "SELECT k FROM unnest($1::bigint[]) AS k WHERE pg_try_advisory_xact_lock(k)",
+            )
+            .bind(&keys)
+            .fetch_all(&mut *self.0)
+            .await?
+        };
+        let due = rows
+            .into_iter()
+            .filter(|(_, _, pmid, _)| {
+                pmid.as_deref()
+                    .is_none_or(|pmid| locked.contains(&advisory_key("provider_message_id", pmid)))
+            })
+            .map(
+                |(id, provider, provider_message_id, final_deadline_us)| DueMessage {
+                    id,
+                    provider,
+                    provider_message_id,
+                    final_deadline_us,
+                },
+            )
+            .collect();
+        Ok((due, scanned))
+    }
+
+    async fn clear_deadlines(&mut self, ids: &[&str]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("UPDATE messages SET final_deadline_us = NULL WHERE id = ANY($1::text[])")
+            .bind(ids)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
     }
 }
 

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use sqlx::sqlite::SqliteConnectOptions;
 use tokio::sync::{mpsc, oneshot};
 
-use super::flows::{self, BatchOutcome, NewReview, WriteTx};
+use super::flows::{self, BatchOutcome, DueMessage, NewReview, WriteTx};
 use super::{BatchWriter, Batches, Command, ItemResult, Job, run_writer};
 use crate::store::summary::{Delivery, SUMMARY_COLUMNS, Summary};
 use crate::store::{
@@ -372,9 +372,9 @@ impl WriteTx for SqliteTx<'_> {
                  destination_country, sender_identity, sender_type, template_key, use_case, \
                  user_ref, product_action_kind, product_action_ref, product_action_url, \
                  recipient_timezone, sent_at_us, metadata_json, created_at_us, current_status, \
-                 status_at_us, is_final, updated_at_us, recipient_valid) \
+                 status_at_us, is_final, updated_at_us, recipient_valid, final_deadline_us) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-                 ?16, ?17, ?18, ?19, ?20, ?21, 'accepted', ?21, FALSE, ?21, ?22) \
+                 ?16, ?17, ?18, ?19, ?20, ?21, 'accepted', ?21, FALSE, ?21, ?22, ?23) \
                  ON CONFLICT (idempotency_key) DO NOTHING RETURNING {MESSAGE_COLUMNS}"
             ))?
             .query_row(
@@ -401,6 +401,7 @@ impl WriteTx for SqliteTx<'_> {
                     m.metadata_json,
                     m.created_at_us,
                     m.recipient_valid,
+                    m.final_deadline_us,
                 ],
                 message,
             )
@@ -536,6 +537,44 @@ impl WriteTx for SqliteTx<'_> {
                 e.recorded_at_us
             ])?;
         Ok(inserted > 0)
+    }
+
+    /// SQLite has one writer at a time and this runs inside `BEGIN
+    /// IMMEDIATE`: another process's pass waits for the lock and then finds
+    /// these deadlines cleared, so nothing is claimed twice.
+    async fn claim_due(
+        &mut self,
+        now_us: i64,
+        limit: usize,
+    ) -> Result<(Vec<DueMessage>, usize), StoreError> {
+        let due = self
+            .0
+            .prepare_cached(
+                "SELECT id, provider, provider_message_id, final_deadline_us FROM messages \
+                 WHERE is_final = FALSE AND final_deadline_us <= ?1 \
+                 ORDER BY final_deadline_us LIMIT ?2",
+            )?
+            .query_map(params![now_us, limit as i64], |row| {
+                Ok(DueMessage {
+                    id: row.get(0)?,
+                    provider: row.get(1)?,
+                    provider_message_id: row.get(2)?,
+                    final_deadline_us: row.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let scanned = due.len();
+        Ok((due, scanned))
+    }
+
+    async fn clear_deadlines(&mut self, ids: &[&str]) -> Result<(), StoreError> {
+        let mut clear = self
+            .0
+            .prepare_cached("UPDATE messages SET final_deadline_us = NULL WHERE id = ?1")?;
+        for id in ids {
+            clear.execute(params![id])?;
+        }
+        Ok(())
     }
 }
 
