@@ -25,6 +25,9 @@ pub const DEFAULT_INGEST_WRITERS: usize = 1;
 /// Well under the 15 s after which Twilio gives up on a callback, so a
 /// callback that cannot be stored is answered 503 while the sender still listens.
 pub const DEFAULT_DB_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a callback may wait for its message to be registered before it
+/// becomes a review item.
+pub const DEFAULT_UNMATCHED_AFTER: Duration = Duration::from_secs(3600);
 /// Generous for a real client on a slow link, short for one that dribbles.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -134,6 +137,9 @@ pub struct Config {
     pub body_read_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// Callbacks whose provider message id no registered message has after
+    /// this long become review items.
+    pub unmatched_after: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -148,7 +154,7 @@ pub enum ConfigError {
 
 /// Every key, as written in the TOML file; the environment name is
 /// `SMSTRAIL_` + the key in upper case.
-const KEYS: [&str; 19] = [
+const KEYS: [&str; 20] = [
     "database_url",
     "bind",
     "public_url",
@@ -168,6 +174,7 @@ const KEYS: [&str; 19] = [
     "body_read_timeout",
     "max_connections",
     "log_format",
+    "unmatched_after",
 ];
 
 /// Raw values by key, with where each came from for error messages.
@@ -397,6 +404,14 @@ impl Layers {
             },
         };
 
+        // At least a second: anything shorter would flag callbacks that are
+        // merely racing their own registration.
+        let unmatched_after = self.duration(
+            "unmatched_after",
+            DEFAULT_UNMATCHED_AFTER,
+            Duration::from_secs(1),
+        )?;
+
         let log_format = match self.take("log_format").as_deref().map(str::trim) {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -434,6 +449,7 @@ impl Layers {
             header_read_timeout,
             body_read_timeout,
             max_connections,
+            unmatched_after,
         })
     }
 

@@ -74,6 +74,7 @@ struct Inner {
     pool: AnyPool,
     sessions: SessionBackend,
     live_tokens: tokens::LiveTokens,
+    mappings: review::MappingCache,
 }
 
 /// How a store is opened.
@@ -113,6 +114,7 @@ pub async fn open_with(url: &str, options: OpenOptions) -> Result<Store, StoreEr
             pool: pools.any,
             sessions: pools.sessions,
             live_tokens: tokens::LiveTokens::default(),
+            mappings: review::MappingCache::default(),
         }),
     })
 }

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use commands::{Command, Done};
+pub use commands::{Command, Done, Renormalize};
 
 use super::{
     IngestItem, IngestOutcome, MessageRecord, NewMessage, NewRetry, NewVerification,
@@ -155,6 +155,14 @@ impl Writes {
         self.submit(Command::AddVerificationEvent(event))
             .await
             .map(drop)
+    }
+
+    /// Applies one chunk of a re-normalization; how many summaries changed.
+    pub async fn renormalize(&self, chunk: Renormalize) -> Result<usize, StoreError> {
+        match self.submit(Command::Renormalize(chunk)).await? {
+            Done::Renormalized(changed) => Ok(changed),
+            other => Err(unexpected(&other)),
+        }
     }
 
     /// Queues the command and waits for its answer, at most `timeout`: a
