@@ -605,6 +605,21 @@ mod tests {
     }
 
     #[test]
+    fn unmatched_after_defaults_to_an_hour_and_refuses_bad_values() {
+        let config = Config::from_sources(None, env(&[])).unwrap();
+        assert_eq!(config.unmatched_after, Duration::from_secs(3600));
+        let config =
+            Config::from_sources(None, env(&[("SMSTRAIL_UNMATCHED_AFTER", "15m")])).unwrap();
+        assert_eq!(config.unmatched_after, Duration::from_secs(900));
+        for bad in ["soon", "10", "500ms", "-1h"] {
+            let error = Config::from_sources(None, env(&[("SMSTRAIL_UNMATCHED_AFTER", bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("unmatched_after"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
     fn durations_take_a_unit() {
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration(" 5s "), Some(Duration::from_secs(5)));

@@ -8,6 +8,7 @@ mod durability;
 mod faults;
 mod helpers;
 mod migrations;
+mod review;
 mod ui_admin;
 mod ui_auth;
 mod ui_helpers;
