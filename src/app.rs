@@ -67,6 +67,7 @@ impl AppState {
         let store = store::open_with(&config.database_url, options).await?;
         upgrade_fingerprints(&store, &data_key).await?;
         let writer_metrics = WriterMetrics::default();
+        store.refresh_mappings().await?;
         let writes = Writes::start(
             &config.database_url,
             config.ingest_writers,
@@ -109,6 +110,15 @@ impl AppState {
             self.cipher.clone(),
             self.config.reconcile_every,
         );
+        let store = self.store.clone();
+        let unmatched_after = self.config.unmatched_after;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                review_pass(&store, unmatched_after, chrono::Utc::now()).await;
+            }
+        });
     }
 
     fn assemble(
@@ -137,7 +147,13 @@ impl AppState {
                 );
             }
         }
-        let ingest = Ingest::new(enabled, writes.clone(), cipher.clone(), metrics.clone());
+        let ingest = Ingest::new(
+            enabled,
+            writes.clone(),
+            cipher.clone(),
+            metrics.clone(),
+            store.mapping_cache(),
+        );
         let csrf = csrf_config(data_key, config.uses_https());
         Self {
             config: Arc::new(config),
@@ -150,6 +166,29 @@ impl AppState {
             login_limiter: Arc::new(LoginLimiter::default()),
             search_limiter: Arc::new(SearchLimiter::default()),
         }
+    }
+}
+
+/// The review queue's minute: callbacks waiting longer than `after` for
+/// their message become review items, and the mapping cache is reloaded
+/// (another instance may have changed a mapping). Failures are logged and
+/// retried on the next tick.
+pub async fn review_pass(
+    store: &Store,
+    after: std::time::Duration,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let now_us = now.timestamp_micros();
+    let cutoff_us = now_us.saturating_sub(i64::try_from(after.as_micros()).unwrap_or(i64::MAX));
+    match store.sweep_unmatched(cutoff_us, now_us).await {
+        Ok((0, 0)) => {}
+        Ok((opened, resolved)) => {
+            tracing::info!(opened, resolved, "unmatched callbacks reviewed");
+        }
+        Err(error) => tracing::warn!(%error, "could not review unmatched callbacks"),
+    }
+    if let Err(error) = store.refresh_mappings().await {
+        tracing::warn!(%error, "could not reload the status mappings");
     }
 }
 

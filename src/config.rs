@@ -28,6 +28,9 @@ pub const DEFAULT_INGEST_WRITERS: usize = 1;
 /// Well under the 15 s after which Twilio gives up on a callback, so a
 /// callback that cannot be stored is answered 503 while the sender still listens.
 pub const DEFAULT_DB_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a callback may wait for its message to be registered before it
+/// becomes a review item.
+pub const DEFAULT_UNMATCHED_AFTER: Duration = Duration::from_secs(3600);
 /// Generous for a real client on a slow link, short for one that dribbles.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -142,6 +145,9 @@ pub struct Config {
     pub final_windows: FinalWindows,
     /// How often `serve` runs a reconcile pass (`SMSTRAIL_RECONCILE_EVERY`).
     pub reconcile_every: Duration,
+    /// Callbacks whose provider message id no registered message has after
+    /// this long become review items.
+    pub unmatched_after: Duration,
 }
 
 pub const DEFAULT_RECONCILE_EVERY: Duration = Duration::from_secs(60);
@@ -252,7 +258,7 @@ pub enum ConfigError {
 
 /// Every key, as written in the TOML file; the environment name is
 /// `SMSTRAIL_` + the key in upper case.
-const KEYS: [&str; 21] = [
+const KEYS: [&str; 22] = [
     "database_url",
     "bind",
     "public_url",
@@ -274,6 +280,7 @@ const KEYS: [&str; 21] = [
     "log_format",
     "final_windows",
     "reconcile_every",
+    "unmatched_after",
 ];
 
 /// Raw values by key, with where each came from for error messages.
@@ -503,6 +510,14 @@ impl Layers {
             },
         };
 
+        // At least a second: anything shorter would flag callbacks that are
+        // merely racing their own registration.
+        let unmatched_after = self.duration(
+            "unmatched_after",
+            DEFAULT_UNMATCHED_AFTER,
+            Duration::from_secs(1),
+        )?;
+
         let log_format = match self.take("log_format").as_deref().map(str::trim) {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -554,6 +569,7 @@ impl Layers {
             max_connections,
             final_windows,
             reconcile_every,
+            unmatched_after,
         })
     }
 
@@ -758,6 +774,21 @@ mod tests {
         );
         let config = Config::from_sources(None, env(&[])).unwrap();
         assert!(config.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn unmatched_after_defaults_to_an_hour_and_refuses_bad_values() {
+        let config = Config::from_sources(None, env(&[])).unwrap();
+        assert_eq!(config.unmatched_after, Duration::from_secs(3600));
+        let config =
+            Config::from_sources(None, env(&[("SMSTRAIL_UNMATCHED_AFTER", "15m")])).unwrap();
+        assert_eq!(config.unmatched_after, Duration::from_secs(900));
+        for bad in ["soon", "10", "500ms", "-1h"] {
+            let error = Config::from_sources(None, env(&[("SMSTRAIL_UNMATCHED_AFTER", bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("unmatched_after"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -131,10 +131,15 @@ pub enum AuditAction {
     /// A search by phone number: recorded with the number masked, so that
     /// enumerating a masked number through search leaves a trail.
     PhoneSearch,
+    /// Review items settled by hand, with a note.
+    ReviewResolve,
+    /// A provider's raw status mapped to a normalized status.
+    MappingAdd,
+    MappingRemove,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 21] = [
         Self::Setup,
         Self::Login,
         Self::LoginFailed,
@@ -153,6 +158,9 @@ impl AuditAction {
         Self::TokenCreate,
         Self::TokenRevoke,
         Self::PhoneSearch,
+        Self::ReviewResolve,
+        Self::MappingAdd,
+        Self::MappingRemove,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -175,6 +183,9 @@ impl AuditAction {
             Self::TokenCreate => "token_create",
             Self::TokenRevoke => "token_revoke",
             Self::PhoneSearch => "phone_search",
+            Self::ReviewResolve => "review_resolve",
+            Self::MappingAdd => "mapping_add",
+            Self::MappingRemove => "mapping_remove",
         }
     }
 

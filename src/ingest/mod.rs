@@ -10,7 +10,8 @@ use crate::domain::PhoneNumber;
 use crate::metrics::{CallbackOutcome, Metrics};
 use crate::providers::{Acknowledgement, Provider, Report, Route, VerifyError, WebhookRequest};
 use crate::store::{
-    InboundItem, IngestItem, IngestOutcome, ProtectedNumber, SealedPayload, StoreError, Writes,
+    InboundItem, IngestItem, IngestOutcome, MappingCache, ProtectedNumber, SealedPayload,
+    StoreError, Writes,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,8 @@ pub struct Ingest {
     writes: Writes,
     cipher: DataCipher,
     metrics: Metrics,
+    /// The admins' status mappings, read before the providers' vocabulary.
+    mappings: MappingCache,
 }
 
 impl Ingest {
@@ -38,12 +41,14 @@ impl Ingest {
         writes: Writes,
         cipher: DataCipher,
         metrics: Metrics,
+        mappings: MappingCache,
     ) -> Self {
         Self {
             providers: providers.into_iter().map(|p| (p.name(), p)).collect(),
             writes,
             cipher,
             metrics,
+            mappings,
         }
     }
 
@@ -113,13 +118,18 @@ impl Ingest {
             sealed: self.cipher.seal(request.body)?,
         };
         Ok(match provider.parse(route, request) {
-            Ok(Report::Delivery(report)) => IngestItem::Delivery {
-                provider: name,
-                dedup_key: report.dedup_key(name),
-                report,
-                payload,
-                received_at_us,
-            },
+            Ok(Report::Delivery(mut report)) => {
+                if let Some(mapped) = self.mappings.get(name, &report.raw_status) {
+                    report.status = Some(mapped);
+                }
+                IngestItem::Delivery {
+                    provider: name,
+                    dedup_key: report.dedup_key(name),
+                    report,
+                    payload,
+                    received_at_us,
+                }
+            }
             Ok(Report::Inbound(report)) => IngestItem::Inbound(InboundItem {
                 provider: name,
                 dedup_key: report.dedup_key(name),

@@ -76,6 +76,7 @@ struct Inner {
     live_tokens: tokens::LiveTokens,
     /// The sessions store's own pool, kept to report its use.
     sessions_pool: db::SessionPool,
+    mappings: review::MappingCache,
 }
 
 /// How much of one connection pool is in use, read at the moment.
@@ -126,6 +127,7 @@ pub async fn open_with(url: &str, options: OpenOptions) -> Result<Store, StoreEr
             sessions: pools.sessions,
             live_tokens: tokens::LiveTokens::default(),
             sessions_pool: pools.sessions_pool,
+            mappings: review::MappingCache::default(),
         }),
     })
 }

@@ -77,6 +77,19 @@ impl From<&MessageRecord> for Summary {
 }
 
 impl Summary {
+    /// The summary a message had when it was registered, before any
+    /// callback: the start of a replay of its whole timeline.
+    pub fn registered(m: &MessageRecord) -> Self {
+        Self {
+            current_status: DeliveryStatus::Accepted,
+            current_raw_status: None,
+            current_error_code: None,
+            status_at_us: m.created_at_us,
+            is_final: false,
+            ..Self::from(m)
+        }
+    }
+
     /// Applies CONTRACT §2 precedence; returns whether the current status moved.
     pub fn apply(
         &mut self,

@@ -214,9 +214,15 @@ async fn two_passes_at_once_never_do_the_same_work() {
     for n in 0..40 {
         ids.push(register(&app, &format!("SMrace{n}"), json!("otp")).await);
     }
-    let other = Writes::start(&app.db.url, 2, 64, Duration::from_secs(10))
-        .await
-        .expect("a second process's writers");
+    let other = Writes::start(
+        &app.db.url,
+        2,
+        64,
+        Duration::from_secs(10),
+        smstrail::metrics::WriterMetrics::default(),
+    )
+    .await
+    .expect("a second process's writers");
     let now = sent_at_us() + 11 * MINUTE_US;
     let cipher = &app.state.cipher;
     let (a, b) = tokio::join!(

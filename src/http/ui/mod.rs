@@ -8,6 +8,7 @@ mod assets;
 mod error;
 mod message;
 mod page;
+mod review;
 mod search;
 mod security;
 mod session;
@@ -43,6 +44,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/settings/password", post(account::change_password))
         .route("/messages/{id}", get(message::message))
         .route("/messages/{id}/reveal", post(message::reveal))
+        .merge(review::routes())
         .merge(admin::router())
         .layer(sessions)
         .layer(axum::middleware::from_fn(security::page_headers));

@@ -1,5 +1,6 @@
 //! What a writer is asked to do, and what it answers.
 
+use crate::domain::DeliveryStatus;
 use crate::store::{
     IngestItem, IngestOutcome, MessageRecord, NewMessage, NewRetry, NewVerification,
     NewVerificationEvent, Registration, RetryRecord, SealedPayload,
@@ -25,6 +26,7 @@ pub enum Command {
         limit: usize,
         payload: SealedPayload,
     },
+    Renormalize(Renormalize),
 }
 
 /// What one chunk of timeouts did.
@@ -39,6 +41,19 @@ pub struct TimeoutChunk {
     pub full: bool,
 }
 
+/// One chunk of a re-normalization after a status mapping changed: these
+/// events of `provider` get `status`, and the messages of these provider
+/// message ids get their summaries recomputed.
+#[derive(Debug, Clone)]
+pub struct Renormalize {
+    pub provider: String,
+    pub status: Option<DeliveryStatus>,
+    pub event_ids: Vec<i64>,
+    /// Sorted and without repeats: the PostgreSQL writer locks them in order.
+    pub provider_message_ids: Vec<String>,
+    pub at_us: i64,
+}
+
 #[derive(Debug, Clone)]
 pub enum Done {
     Ingested(IngestOutcome),
@@ -47,6 +62,8 @@ pub enum Done {
     Retry(RetryRecord),
     Verification,
     TimedOut(TimeoutChunk),
+    /// How many message summaries a re-normalization chunk changed.
+    Renormalized(usize),
 }
 
 impl Command {
@@ -67,22 +84,27 @@ impl Command {
             Self::CreateVerification(verification) => &verification.id,
             Self::AddVerificationEvent(event) => &event.verification_id,
             Self::TimeOut { .. } => "smstrail|reconcile",
+            Self::Renormalize(chunk) => &chunk.provider,
         }
     }
 }
 
 impl Command {
-    /// The provider message id whose advisory lock the command needs on
-    /// PostgreSQL: everything that can attach a callback to a message.
-    pub fn locked_provider_message_id(&self) -> Option<&str> {
+    /// The provider message ids whose advisory locks the command needs on
+    /// PostgreSQL: everything that can attach a callback to a message or
+    /// move its summary.
+    pub fn locked_provider_message_ids(&self) -> &[String] {
         match self {
-            Self::Ingest(IngestItem::Delivery { report, .. }) => Some(&report.provider_message_id),
-            Self::Register(message) => message.provider_message_id.as_deref(),
+            Self::Ingest(IngestItem::Delivery { report, .. }) => {
+                std::slice::from_ref(&report.provider_message_id)
+            }
+            Self::Register(message) => message.provider_message_id.as_slice(),
             Self::SetProviderMessageId {
                 provider_message_id,
                 ..
-            } => Some(provider_message_id),
-            _ => None,
+            } => std::slice::from_ref(provider_message_id),
+            Self::Renormalize(chunk) => &chunk.provider_message_ids,
+            _ => &[],
         }
     }
 }

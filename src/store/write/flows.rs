@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Command, Done, ItemResult, TimeoutChunk};
+use super::{Command, Done, ItemResult, Renormalize, TimeoutChunk};
 use crate::domain::limbo::TIMEOUT_RAW_STATUS;
 use crate::domain::{DeliveryReport, DeliveryStatus};
 use crate::store::summary::{Delivery, Plan, Summary, plan};
@@ -24,6 +24,8 @@ pub(crate) struct NewReview<'a> {
     pub event_id: Option<i64>,
     /// Set for unreadable callbacks; `None` never conflicts.
     pub dedup_key: Option<&'a str>,
+    /// The raw status the queue groups by; `None` when unreadable.
+    pub raw_status: Option<&'a str>,
     pub payload: &'a SealedPayload,
     pub received_at_us: i64,
 }
@@ -99,6 +101,28 @@ pub(crate) trait WriteTx {
 
     async fn write_summary(&mut self, summary: &Summary) -> Result<(), StoreError>;
 
+    /// Resolves the open review item of an unmatched provider message id,
+    /// if there is one: its message has been registered.
+    async fn resolve_unmatched(
+        &mut self,
+        provider: &str,
+        pmid: &str,
+        at_us: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Sets the normalized status of these events (a status mapping changed).
+    async fn set_event_status(
+        &mut self,
+        event_ids: &[i64],
+        status: Option<&str>,
+    ) -> Result<(), StoreError>;
+
+    async fn message_by_provider_id(
+        &mut self,
+        provider: &str,
+        pmid: &str,
+    ) -> Result<Option<MessageRecord>, StoreError>;
+
     /// `None` when the message does not exist.
     async fn insert_retry(&mut self, retry: &NewRetry) -> Result<Option<RetryRecord>, StoreError>;
 
@@ -162,6 +186,7 @@ pub(crate) async fn apply_one(tx: &mut impl WriteTx, command: &Command) -> ItemR
                 reason: reason.clone(),
                 event_id: None,
                 dedup_key: Some(dedup_key.as_str()),
+                raw_status: None,
                 payload,
                 received_at_us: *received_at_us,
             };
@@ -172,6 +197,7 @@ pub(crate) async fn apply_one(tx: &mut impl WriteTx, command: &Command) -> ItemR
             })
         }
         Command::Register(message) => Done::Registered(register(tx, message).await?),
+        Command::Renormalize(chunk) => Done::Renormalized(renormalize(tx, chunk).await?),
         Command::SetProviderMessageId {
             id,
             provider_message_id,
@@ -324,6 +350,7 @@ pub(crate) async fn ingest_deliveries(
             event_id: Some(*event_id),
             // Deduplicated as an event already.
             dedup_key: None,
+            raw_status: Some(d.report.raw_status.as_str()),
             payload: d.payload,
             received_at_us: d.received_at_us,
         })
@@ -368,7 +395,7 @@ fn repeated_copies<'a>(
 async fn register(tx: &mut impl WriteTx, m: &NewMessage) -> Result<Registration, StoreError> {
     match tx.insert_message(m).await? {
         Some((message, false)) => Ok(Registration::Created(message)),
-        Some((message, true)) => Ok(Registration::Created(replay(tx, message).await?)),
+        Some((message, true)) => Ok(Registration::Created(attach(tx, message).await?)),
         None => {
             let message = tx.message_by_key(&m.idempotency_key).await?;
             let same_request = message.request_fingerprint == m.request_fingerprint;
@@ -401,10 +428,49 @@ async fn set_provider_message_id(
         ..message
     };
     if tx.take_waiting(&message.provider, pmid).await? {
-        replay(tx, message).await
+        attach(tx, message).await
     } else {
         Ok(message)
     }
+}
+
+/// Attaches the callbacks that waited for this message: folds them into its
+/// summary and resolves the review item they may have opened meanwhile.
+async fn attach(
+    tx: &mut impl WriteTx,
+    message: MessageRecord,
+) -> Result<MessageRecord, StoreError> {
+    if let Some(pmid) = &message.provider_message_id {
+        let now = chrono::Utc::now().timestamp_micros();
+        tx.resolve_unmatched(&message.provider, pmid, now).await?;
+    }
+    replay(tx, message).await
+}
+
+/// Applies a status mapping to one chunk of stored events, then recomputes
+/// the summary of every message they belong to by replaying its whole
+/// timeline from the registered state: the same precedence code as ingest,
+/// so a `sent` stored after a remapped `delivered` still cannot downgrade it.
+async fn renormalize(tx: &mut impl WriteTx, chunk: &Renormalize) -> Result<usize, StoreError> {
+    tx.set_event_status(&chunk.event_ids, chunk.status.map(DeliveryStatus::as_str))
+        .await?;
+    let mut changed = 0;
+    for pmid in &chunk.provider_message_ids {
+        let Some(message) = tx.message_by_provider_id(&chunk.provider, pmid).await? else {
+            continue; // still unmatched: its summary is computed when it attaches
+        };
+        let before = Summary::from(&message);
+        let mut summary = Summary::registered(&message);
+        let events = tx.timeline(&message.provider, pmid).await?;
+        summary.apply_all(&events)?;
+        summary.updated_at_us = before.updated_at_us;
+        if summary != before {
+            summary.updated_at_us = before.updated_at_us.max(chunk.at_us);
+            tx.write_summary(&summary).await?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
 }
 
 /// Folds the callbacks that arrived before the message's provider id was

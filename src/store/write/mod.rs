@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use commands::{Command, Done, TimeoutChunk};
+pub use commands::{Command, Done, Renormalize, TimeoutChunk};
 
 use crate::metrics::WriterMetrics;
 
@@ -185,6 +185,14 @@ impl Writes {
         };
         match self.submit(command).await? {
             Done::TimedOut(chunk) => Ok(chunk),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Applies one chunk of a re-normalization; how many summaries changed.
+    pub async fn renormalize(&self, chunk: Renormalize) -> Result<usize, StoreError> {
+        match self.submit(Command::Renormalize(chunk)).await? {
+            Done::Renormalized(changed) => Ok(changed),
             other => Err(unexpected(&other)),
         }
     }

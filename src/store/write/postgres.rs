@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::flows::{self, BatchOutcome, DueMessage, NewReview, WriteTx, delivery_of};
 use super::{BatchWriter, Batches, Command, Done, ItemResult, Job, run_writer};
 use crate::store::db::{advisory_key, conflict_or};
+use crate::store::review::{REGISTERED_LATER, unmatched_key};
 use crate::store::summary::{Delivery, SUMMARY_COLUMNS, Summary};
 use crate::store::{
     EVENT_COLUMNS, EventRecord, InboundItem, MESSAGE_COLUMNS, MessageRecord, NewMessage, NewRetry,
@@ -192,7 +193,7 @@ async fn apply_batch(
 fn begin_and_lock(batch: &[Command]) -> String {
     let mut keys: Vec<i64> = batch
         .iter()
-        .filter_map(Command::locked_provider_message_id)
+        .flat_map(Command::locked_provider_message_ids)
         .map(|pmid| advisory_key("provider_message_id", pmid))
         .collect();
     if keys.is_empty() {
@@ -339,9 +340,9 @@ impl WriteTx for PgTx<'_> {
                ON CONFLICT DO NOTHING), \
              review AS ( \
                INSERT INTO review_items (provider, route, kind, reason, event_id, \
-               content_type, raw_payload_sealed, received_at_us) \
+               content_type, raw_payload_sealed, received_at_us, raw_status) \
                SELECT * FROM UNNEST($7::text[], $8::text[], $9::text[], $10::text[], \
-               $11::bigint[], $12::text[], $13::bytea[], $14::bigint[])) \
+               $11::bigint[], $12::text[], $13::bytea[], $14::bigint[], $22::text[])) \
              UPDATE messages SET current_status = v.status, current_raw_status = v.raw_status, \
              current_error_code = v.error_code, status_at_us = v.status_at_us, \
              is_final = v.is_final, updated_at_us = v.updated_at_us \
@@ -371,6 +372,7 @@ impl WriteTx for PgTx<'_> {
         .bind(column(touched, |s| s.status_at_us))
         .bind(column(touched, |s| s.is_final))
         .bind(column(touched, |s| s.updated_at_us))
+        .bind(column(reviews, |r| r.raw_status))
         .execute(&mut *self.0)
         .await?;
         Ok(())
@@ -417,8 +419,8 @@ impl WriteTx for PgTx<'_> {
     async fn insert_review(&mut self, r: &NewReview<'_>) -> Result<bool, StoreError> {
         let inserted = sqlx::query(
             "INSERT INTO review_items (provider, route, kind, reason, event_id, content_type, \
-             raw_payload_sealed, received_at_us, dedup_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (dedup_key) DO NOTHING",
+             raw_payload_sealed, received_at_us, dedup_key, raw_status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (dedup_key) DO NOTHING",
         )
         .bind(r.provider)
         .bind(r.route)
@@ -429,6 +431,7 @@ impl WriteTx for PgTx<'_> {
         .bind(&r.payload.sealed)
         .bind(r.received_at_us)
         .bind(r.dedup_key)
+        .bind(r.raw_status)
         .execute(&mut *self.0)
         .await?
         .rows_affected();
@@ -558,6 +561,53 @@ impl WriteTx for PgTx<'_> {
         .execute(&mut *self.0)
         .await?;
         Ok(())
+    }
+
+    async fn resolve_unmatched(
+        &mut self,
+        provider: &str,
+        pmid: &str,
+        at_us: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE review_items SET resolved_at_us = $2, resolution = $3 \
+             WHERE dedup_key = $1 AND resolved_at_us IS NULL",
+        )
+        .bind(unmatched_key(provider, pmid))
+        .bind(at_us)
+        .bind(REGISTERED_LATER)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    /// One statement for the whole chunk.
+    async fn set_event_status(
+        &mut self,
+        event_ids: &[i64],
+        status: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE message_events SET status = $2 WHERE id = ANY($1::bigint[])")
+            .bind(event_ids)
+            .bind(status)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn message_by_provider_id(
+        &mut self,
+        provider: &str,
+        pmid: &str,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages \
+             WHERE provider = $1 AND provider_message_id = $2"
+        ))
+        .bind(provider)
+        .bind(pmid)
+        .fetch_optional(&mut *self.0)
+        .await?)
     }
 
     async fn insert_retry(&mut self, r: &NewRetry) -> Result<Option<RetryRecord>, StoreError> {

@@ -5,8 +5,8 @@
 //! is two cross-thread wake-ups; a batch of five statements spent most of
 //! its time in those hand-offs. Here a statement is a function call.
 //! SQLite has one writer at a time anyway, so row-at-a-time statements inside
-//! one transaction cost microseconds, and each item gets a savepoint: a
-//! refused item rolls back alone and its neighbours still commit.
+//! one transaction cost microseconds; when an item is refused, the batch
+//! runs again with a savepoint per item, so it fails alone.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::flows::{self, BatchOutcome, DueMessage, NewReview, WriteTx};
 use super::{BatchWriter, Batches, Command, ItemResult, Job, run_writer};
+use crate::store::review::{REGISTERED_LATER, unmatched_key};
 use crate::store::summary::{Delivery, SUMMARY_COLUMNS, Summary};
 use crate::store::{
     EVENT_COLUMNS, EventRecord, InboundItem, MessageRecord, NewMessage, NewRetry, NewVerification,
@@ -342,8 +343,8 @@ impl WriteTx for SqliteTx<'_> {
             .0
             .prepare_cached(
                 "INSERT INTO review_items (provider, route, kind, reason, event_id, \
-                 content_type, raw_payload_sealed, received_at_us, dedup_key) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 content_type, raw_payload_sealed, received_at_us, dedup_key, raw_status) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
                  ON CONFLICT (dedup_key) DO NOTHING",
             )?
             .execute(params![
@@ -356,6 +357,7 @@ impl WriteTx for SqliteTx<'_> {
                 r.payload.sealed,
                 r.received_at_us,
                 r.dedup_key,
+                r.raw_status,
             ])?;
         Ok(inserted > 0)
     }
@@ -486,6 +488,54 @@ impl WriteTx for SqliteTx<'_> {
                 s.updated_at_us,
             ])?;
         Ok(())
+    }
+
+    async fn resolve_unmatched(
+        &mut self,
+        provider: &str,
+        pmid: &str,
+        at_us: i64,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "UPDATE review_items SET resolved_at_us = ?2, resolution = ?3 \
+                 WHERE dedup_key = ?1 AND resolved_at_us IS NULL",
+            )?
+            .execute(params![
+                unmatched_key(provider, pmid),
+                at_us,
+                REGISTERED_LATER
+            ])?;
+        Ok(())
+    }
+
+    async fn set_event_status(
+        &mut self,
+        event_ids: &[i64],
+        status: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut update = self
+            .0
+            .prepare_cached("UPDATE message_events SET status = ?2 WHERE id = ?1")?;
+        for id in event_ids {
+            update.execute(params![id, status])?;
+        }
+        Ok(())
+    }
+
+    async fn message_by_provider_id(
+        &mut self,
+        provider: &str,
+        pmid: &str,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages \
+                 WHERE provider = ?1 AND provider_message_id = ?2"
+            ))?
+            .query_row(params![provider, pmid], message)
+            .optional()?)
     }
 
     async fn insert_retry(&mut self, r: &NewRetry) -> Result<Option<RetryRecord>, StoreError> {

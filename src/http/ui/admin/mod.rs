@@ -63,7 +63,11 @@ impl Outcome {
 
 /// An admin page with its outcome banner, the CSRF cookie and the status the
 /// outcome asks for.
-pub(super) fn respond(status: StatusCode, token: CsrfToken, page: impl IntoResponse) -> Response {
+pub(in crate::http::ui) fn respond(
+    status: StatusCode,
+    token: CsrfToken,
+    page: impl IntoResponse,
+) -> Response {
     (status, render(token, page)).into_response()
 }
 
