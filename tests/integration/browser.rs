@@ -3,7 +3,8 @@
 //! admin adds an agent and grants reveal, the agent logs in through the
 //! form, searches by a formatted phone number, opens the timeline, copies
 //! the message id, reveals with a reason — and the admin then finds the
-//! reveal in the audit log. It also takes the README's screenshot.
+//! reveal in the audit log, then the review queue. It also takes the
+//! README's screenshot.
 //!
 //! Needs /usr/bin/chromium and /usr/bin/chromedriver (`apt-get install -y
 //! chromium chromium-driver`; `.ci/run` installs them). Other paths:
@@ -192,7 +193,8 @@ async fn seed_message(app: &TestApp) -> String {
         .as_str()
         .expect("id")
         .to_owned();
-    for status in ["queued", "sent", "delivered", "delivered"] {
+    // The last one is a status Twilio never documented: it waits for review.
+    for status in ["queued", "sent", "delivered", "delivered", "teleported"] {
         assert!(
             app.twilio_status("SMbrowser0001", status)
                 .await
@@ -314,6 +316,12 @@ async fn an_agent_finds_a_message_copies_its_id_and_reveals_the_number() {
         assert!(row.contains("SUP-1234 user asks which number"), "{row}");
         assert!(row.contains(&message_id), "{row}");
         snapshot(&browser, "audit-log").await;
+
+        // The unknown status waits in the review queue, its payload masked.
+        browser.goto(format!("{base}/review")).await.expect("review");
+        let group = wait_for_text(&browser, "table.review tr.review-group", "teleported").await;
+        assert!(!group.contains("4155550100"), "{group}");
+        snapshot(&browser, "review-queue").await;
     }
     .await;
     browser.quit().await.expect("quit");
