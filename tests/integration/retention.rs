@@ -258,6 +258,16 @@ async fn the_pass_removes_exactly_what_is_older_than_each_setting() {
         .expect("pass");
     assert_eq!(report.inbound_payloads, 1, "{report:?}");
     assert_eq!(report.recipients, 0, "numbers kept: their setting is off");
+    let page = client.get(&format!("/messages/{old}")).await;
+    let text = page.text();
+    let replies = &text[text
+        .find("Replies and opt-outs from this number")
+        .expect("the section")..];
+    assert!(
+        replies.contains("(removed after 90 days by the retention policy)"),
+        "the inbound body: {replies}"
+    );
+    assert!(!replies.contains("please"), "{replies}");
     assert!(all_removed(
         &kept(
             &app,
@@ -376,6 +386,59 @@ async fn the_review_page_says_a_payload_was_removed() {
         "{}",
         page.body
     );
+}
+
+#[tokio::test]
+async fn the_pass_goes_through_many_rows_in_chunks_and_keeps_the_boundary() {
+    let app = TestApp::spawn().await;
+    let now = chrono::Utc::now();
+    let cutoff = now.timestamp_micros() - 7 * DAY_US;
+    let blob = if app.db.is_postgres() {
+        "'\\x01'::bytea"
+    } else {
+        "X'01'"
+    };
+    // More rows than several chunks, all older than the setting; one at
+    // exactly the cutoff (not older: kept) and one just after.
+    app.db
+        .execute(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1234) \
+             INSERT INTO message_events (dedup_key, provider, provider_message_id, raw_status, \
+               received_at_us, content_type, raw_payload_sealed) \
+             SELECT 'bulk-' || i, 'twilio', 'SM-bulk', 'delivered', {old} - i, 'text/plain', {blob} \
+             FROM n; \
+             INSERT INTO message_events (dedup_key, provider, provider_message_id, raw_status, \
+               received_at_us, content_type, raw_payload_sealed) VALUES \
+             ('edge-at', 'twilio', 'SM-edge', 'sent', {cutoff}, 'text/plain', {blob}), \
+             ('edge-after', 'twilio', 'SM-edge', 'delivered', {after}, 'text/plain', {blob});",
+            old = cutoff - 1,
+            after = cutoff + 1,
+        ))
+        .await;
+    let week = Some(Duration::from_secs(7 * 86_400));
+    let report = smstrail::app::retention_pass(&app.state.store, week, None, now)
+        .await
+        .expect("pass");
+    assert_eq!(report.event_payloads, 1234, "{report:?}");
+    let bulk = kept(
+        &app,
+        "message_events",
+        "raw_payload_sealed",
+        "raw_payload_removed_at_us",
+        "provider_message_id = 'SM-bulk'",
+    )
+    .await;
+    assert_eq!(bulk.len(), 1234);
+    assert!(all_removed(&bulk));
+    let edge = kept(
+        &app,
+        "message_events",
+        "raw_payload_sealed",
+        "raw_payload_removed_at_us",
+        "provider_message_id = 'SM-edge'",
+    )
+    .await;
+    assert_eq!(edge, ["1:kept", "1:kept"], "not older than the setting");
 }
 
 #[tokio::test]
