@@ -119,6 +119,18 @@ impl AppState {
                 review_pass(&store, unmatched_after, chrono::Utc::now()).await;
             }
         });
+        let (payloads, numbers) = (self.config.retain_raw_payloads, self.config.retain_numbers);
+        if payloads.is_some() || numbers.is_some() {
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                // The first tick is at once: a restart does not postpone the pass.
+                let mut tick = tokio::time::interval(RETENTION_EVERY);
+                loop {
+                    tick.tick().await;
+                    retention_pass(&store, payloads, numbers, chrono::Utc::now()).await;
+                }
+            });
+        }
     }
 
     fn assemble(
@@ -189,6 +201,49 @@ pub async fn review_pass(
     }
     if let Err(error) = store.refresh_mappings().await {
         tracing::warn!(%error, "could not reload the status mappings");
+    }
+}
+
+/// How often `serve` applies the retention settings.
+pub const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// The daily retention pass: raw payloads older than `payloads` and number
+/// ciphertexts older than `numbers` are removed (`None`: kept forever).
+/// Failures are logged and retried on the next day's pass; what a pass did
+/// not reach, the next one does.
+pub async fn retention_pass(
+    store: &Store,
+    payloads: Option<std::time::Duration>,
+    numbers: Option<std::time::Duration>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<crate::store::RetentionReport> {
+    use crate::domain::retention::cutoff_us;
+    let now_us = now.timestamp_micros();
+    let result = store
+        .apply_retention(
+            payloads.map(|p| cutoff_us(p, now_us)),
+            numbers.map(|n| cutoff_us(n, now_us)),
+            now_us,
+        )
+        .await;
+    match result {
+        Ok(report) => {
+            if !report.is_empty() {
+                tracing::info!(
+                    event_payloads = report.event_payloads,
+                    inbound_payloads = report.inbound_payloads,
+                    review_payloads = report.review_payloads,
+                    recipients = report.recipients,
+                    senders = report.senders,
+                    "retention policy applied"
+                );
+            }
+            Some(report)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "could not apply the retention policy");
+            None
+        }
     }
 }
 

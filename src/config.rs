@@ -148,6 +148,12 @@ pub struct Config {
     /// Callbacks whose provider message id no registered message has after
     /// this long become review items.
     pub unmatched_after: Duration,
+    /// Raw payloads (and inbound bodies) older than this are removed
+    /// (`SMSTRAIL_RETAIN_RAW_PAYLOADS`); `None` keeps them forever.
+    pub retain_raw_payloads: Option<Duration>,
+    /// Number ciphertexts older than this are removed
+    /// (`SMSTRAIL_RETAIN_NUMBERS`); `None` keeps them forever.
+    pub retain_numbers: Option<Duration>,
 }
 
 pub const DEFAULT_RECONCILE_EVERY: Duration = Duration::from_secs(60);
@@ -258,7 +264,7 @@ pub enum ConfigError {
 
 /// Every key, as written in the TOML file; the environment name is
 /// `SMSTRAIL_` + the key in upper case.
-const KEYS: [&str; 22] = [
+const KEYS: [&str; 24] = [
     "database_url",
     "bind",
     "public_url",
@@ -281,6 +287,8 @@ const KEYS: [&str; 22] = [
     "final_windows",
     "reconcile_every",
     "unmatched_after",
+    "retain_raw_payloads",
+    "retain_numbers",
 ];
 
 /// Raw values by key, with where each came from for error messages.
@@ -518,6 +526,9 @@ impl Layers {
             Duration::from_secs(1),
         )?;
 
+        let retain_raw_payloads = self.retention("retain_raw_payloads")?;
+        let retain_numbers = self.retention("retain_numbers")?;
+
         let log_format = match self.take("log_format").as_deref().map(str::trim) {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -570,7 +581,18 @@ impl Layers {
             final_windows,
             reconcile_every,
             unmatched_after,
+            retain_raw_payloads,
+            retain_numbers,
         })
+    }
+
+    /// A retention period: unset keeps forever; else a duration of at least 1s.
+    fn retention(&mut self, key: &'static str) -> Result<Option<Duration>, ConfigError> {
+        if self.0.get(key).is_none_or(|v| v.trim().is_empty()) {
+            return Ok(None);
+        }
+        self.duration(key, Duration::ZERO, Duration::from_secs(1))
+            .map(Some)
     }
 
     /// A duration setting (`500ms`, `5s`, `2m`) of at least `min`.
@@ -708,6 +730,12 @@ mod tests {
             ("SMSTRAIL_RECONCILE_EVERY", "60"),
             ("SMSTRAIL_RECONCILE_EVERY", "500ms"),
             ("SMSTRAIL_RECONCILE_EVERY", "often"),
+            ("SMSTRAIL_RETAIN_RAW_PAYLOADS", "90"),
+            ("SMSTRAIL_RETAIN_RAW_PAYLOADS", "forever"),
+            ("SMSTRAIL_RETAIN_RAW_PAYLOADS", "0d"),
+            ("SMSTRAIL_RETAIN_NUMBERS", "-1d"),
+            ("SMSTRAIL_RETAIN_NUMBERS", "3 days"),
+            ("SMSTRAIL_RETAIN_NUMBERS", "500ms"),
         ] {
             let err = Config::from_sources(None, env(&[(key, value)])).unwrap_err();
             let expected = key.trim_start_matches(ENV_PREFIX).to_ascii_lowercase();
@@ -789,6 +817,28 @@ mod tests {
                 .to_string();
             assert!(error.contains("unmatched_after"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn retention_keeps_forever_unless_set() {
+        let config = Config::from_sources(None, env(&[])).unwrap();
+        assert_eq!(config.retain_raw_payloads, None);
+        assert_eq!(config.retain_numbers, None);
+        let config = Config::from_sources(
+            None,
+            env(&[
+                ("SMSTRAIL_RETAIN_RAW_PAYLOADS", "90d"),
+                ("SMSTRAIL_RETAIN_NUMBERS", "12h"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.retain_raw_payloads,
+            Some(Duration::from_secs(90 * 86_400))
+        );
+        assert_eq!(config.retain_numbers, Some(Duration::from_secs(12 * 3600)));
+        let config = Config::from_sources(None, env(&[("SMSTRAIL_RETAIN_NUMBERS", " ")])).unwrap();
+        assert_eq!(config.retain_numbers, None, "empty counts as unset");
     }
 
     #[test]

@@ -222,10 +222,11 @@ impl Store {
     ) -> Result<(u64, u64), StoreError> {
         let opened = sqlx::query(
             "INSERT INTO review_items (provider, route, kind, reason, event_id, content_type, \
-             raw_payload_sealed, received_at_us, dedup_key, provider_message_id) \
+             raw_payload_sealed, raw_payload_removed_at_us, received_at_us, dedup_key, \
+             provider_message_id) \
              SELECT u.provider, 'status', 'unmatched', \
              'callback for a message we never registered', e.id, e.content_type, \
-             e.raw_payload_sealed, u.first_received_at_us, \
+             e.raw_payload_sealed, e.raw_payload_removed_at_us, u.first_received_at_us, \
              'unmatched:' || u.provider || ':' || u.provider_message_id, u.provider_message_id \
              FROM unmatched_callbacks u JOIN message_events e ON e.id = ( \
                SELECT MIN(m.id) FROM message_events m \

@@ -3,7 +3,8 @@
 //! reveal (no record, no reveal). Refusals for want of a grant are audited
 //! too, whatever the reason field held: an attempt without a grant is what
 //! an admin needs to see. With a grant, a missing reason is asked for again
-//! and is not an attempt.
+//! and is not an attempt. A number the retention policy removed cannot be
+//! revealed by anyone: the answer says so.
 
 use super::{Actor, UseCaseError, now_us};
 use crate::crypto::DataCipher;
@@ -18,6 +19,9 @@ pub enum Reveal {
     Revealed(String),
     /// No live grant; the attempt was audited.
     Denied,
+    /// The retention policy removed the number: only its masked form is
+    /// left, so nothing can be shown (and nothing is audited: nothing was seen).
+    Removed,
 }
 
 pub async fn reveal(
@@ -54,6 +58,9 @@ pub async fn reveal(
         .message(message_id)
         .await?
         .ok_or(UseCaseError::NotFound("Message"))?;
+    if message.recipient_sealed.is_empty() {
+        return Ok(Reveal::Removed);
+    }
     let number = cipher.open(&message.recipient_sealed).map_err(|e| {
         tracing::error!(message = %message_id, error = %e, "cannot decrypt a recipient");
         UseCaseError::Internal(

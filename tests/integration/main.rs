@@ -10,6 +10,7 @@ mod helpers;
 mod metrics;
 mod migrations;
 mod reconcile;
+mod retention;
 mod review;
 mod ui_admin;
 mod ui_auth;

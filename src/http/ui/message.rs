@@ -21,6 +21,7 @@ use crate::domain::error_catalog::{ErrorNote, explain, status_note};
 use crate::domain::guidance::next_step;
 use crate::domain::payload::readable_payload;
 use crate::domain::phone::mask_numbers_in_text;
+use crate::domain::retention::removed_note;
 use crate::domain::timeline::{TimelineEvent, annotate};
 use crate::domain::timezones::{RecipientZone, format_duration_us, format_instant, recipient_zone};
 use crate::domain::verification::{VerificationEventKind, outcome};
@@ -89,6 +90,8 @@ struct EventRow {
     out_of_order: bool,
     content_type: String,
     payload: String,
+    /// The retention policy removed the raw payload; `payload` says so.
+    payload_removed: bool,
     /// For smstrail's own timeout event: what it means.
     timeout_note: Option<String>,
     /// Stored after smstrail's timeout event: a late receipt.
@@ -184,6 +187,13 @@ pub async fn reveal(
             );
             Ok((StatusCode::FORBIDDEN, render(token, page)).into_response())
         }
+        Ok(Reveal::Removed) => {
+            let note = removed_note(state.config.retain_numbers);
+            page.reveal_error = Some(format!(
+                "This number was {note}: it can no longer be revealed. Only its masked form is kept."
+            ));
+            Ok((StatusCode::GONE, render(token, page)).into_response())
+        }
         Err(UseCaseError::Invalid(message)) => {
             page.reveal_error = Some(capitalize(&message));
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(token, page)).into_response())
@@ -219,7 +229,15 @@ async fn load_page(
         agent: agent.zone,
         recipient,
     };
-    let rows = event_rows(&message, &events, &duplicates, &zones, &state.cipher);
+    let payload_removed = removed_note(state.config.retain_raw_payloads);
+    let rows = event_rows(
+        &message,
+        &events,
+        &duplicates,
+        &zones,
+        &state.cipher,
+        &payload_removed,
+    );
     let timeout = timeout_in(&message, &events).map(|t| TimeoutLine {
         reason: t.reason.clone(),
         at: format_instant(t.received_at_us, agent.zone),
@@ -273,7 +291,11 @@ async fn load_page(
                 ),
                 to: i.recipient_identity,
                 keyword: i.keyword,
-                body: open_masked(&state.cipher, &i.body_sealed),
+                body: if i.body_sealed.is_empty() {
+                    format!("({payload_removed})")
+                } else {
+                    open_masked(&state.cipher, &i.body_sealed)
+                },
             })
             .collect(),
     })
@@ -393,6 +415,7 @@ fn event_rows(
     duplicates: &std::collections::HashMap<i64, i64>,
     zones: &Zones,
     cipher: &DataCipher,
+    payload_removed: &str,
 ) -> Vec<EventRow> {
     let timeline: Vec<TimelineEvent> = events
         .iter()
@@ -439,9 +462,14 @@ fn event_rows(
             changed_summary: note.changed_summary,
             out_of_order: note.arrived_out_of_order,
             content_type: e.content_type.clone(),
-            payload: match cipher.open(&e.raw_payload_sealed) {
-                Ok(body) => readable_payload(&e.content_type, &body),
-                Err(_) => UNDECRYPTABLE.to_owned(),
+            payload_removed: e.raw_payload_sealed.is_empty(),
+            payload: if e.raw_payload_sealed.is_empty() {
+                payload_removed.to_owned()
+            } else {
+                match cipher.open(&e.raw_payload_sealed) {
+                    Ok(body) => readable_payload(&e.content_type, &body),
+                    Err(_) => UNDECRYPTABLE.to_owned(),
+                }
             },
         })
         .collect()

@@ -19,6 +19,7 @@ use crate::app::AppState;
 use crate::domain::DeliveryStatus;
 use crate::domain::account::AuditAction;
 use crate::domain::payload::readable_payload;
+use crate::domain::retention::removed_note;
 use crate::domain::timezones::format_instant;
 use crate::store::{ReviewKind, StatusMapping, StoreError, renormalize};
 
@@ -78,6 +79,10 @@ async fn review_page(
         // The example is the raw payload with every number masked, the same
         // rendering the message page uses.
         let example = match state.store.review_item(g.example_id).await? {
+            Some(item) if item.raw_payload_sealed.is_empty() => {
+                let note = removed_note(state.config.retain_raw_payloads);
+                format!("(the payload was {note})")
+            }
             Some(item) => match state.cipher.open(&item.raw_payload_sealed) {
                 Ok(body) => readable_payload(&item.content_type, &body),
                 Err(_) => "(the payload cannot be decrypted with this data key)".to_owned(),
