@@ -68,9 +68,6 @@ impl Notifier {
     }
 
     pub fn new(store: Store, url: String, key: Vec<u8>, options: NotifyOptions) -> Self {
-        // reqwest is built without a bundled crypto provider: use ring, as
-        // sqlx does (a second install is refused harmlessly).
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(options.request_timeout)
             .redirect(reqwest::redirect::Policy::none())

@@ -9,6 +9,7 @@ mod faults;
 mod helpers;
 mod metrics;
 mod migrations;
+mod notify;
 mod reconcile;
 mod review;
 mod ui_admin;
