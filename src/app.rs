@@ -74,6 +74,7 @@ impl AppState {
             config.ingest_batch_max,
             config.db_timeout,
             writer_metrics.clone(),
+            config.notify_url.is_some(),
         )
         .await?;
         Ok(Self::assemble(
@@ -105,6 +106,11 @@ impl AppState {
             }
         });
         tokio::spawn(crate::auth::password::warm_up());
+        if let Some(notifier) =
+            crate::notify::Notifier::from_config(self.store.clone(), &self.config)
+        {
+            notifier.spawn();
+        }
         crate::reconcile::spawn(
             self.writes.clone(),
             self.cipher.clone(),

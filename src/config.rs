@@ -154,6 +154,12 @@ pub struct Config {
     /// Number ciphertexts older than this are removed
     /// (`SMSTRAIL_RETAIN_NUMBERS`); `None` keeps them forever.
     pub retain_numbers: Option<Duration>,
+    /// Where `message.final` / `message.timeout` events are POSTed
+    /// (`SMSTRAIL_NOTIFY_URL`); `None`: the product is not told and no
+    /// outbox rows are written.
+    pub notify_url: Option<String>,
+    /// The Standard Webhooks `whsec_…` secret those events are signed with.
+    pub notify_secret: Option<Secret>,
 }
 
 pub const DEFAULT_RECONCILE_EVERY: Duration = Duration::from_secs(60);
@@ -264,7 +270,7 @@ pub enum ConfigError {
 
 /// Every key, as written in the TOML file; the environment name is
 /// `SMSTRAIL_` + the key in upper case.
-const KEYS: [&str; 24] = [
+const KEYS: [&str; 26] = [
     "database_url",
     "bind",
     "public_url",
@@ -289,7 +295,19 @@ const KEYS: [&str; 24] = [
     "unmatched_after",
     "retain_raw_payloads",
     "retain_numbers",
+    "notify_url",
+    "notify_secret",
 ];
+
+/// An `http(s)://host/…` URL the product's events are POSTed to.
+fn parse_notify_url(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let url = reqwest::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("{text:?} is not an http:// or https:// URL"));
+    }
+    Ok(url.to_string())
+}
 
 /// Raw values by key, with where each came from for error messages.
 #[derive(Default)]
@@ -558,6 +576,39 @@ impl Layers {
                 .map_err(|reason| bad("standard_secret", reason))?;
         }
 
+        let notify_url = match self.take("notify_url") {
+            None => None,
+            Some(text) => {
+                Some(parse_notify_url(&text).map_err(|reason| bad("notify_url", reason))?)
+            }
+        };
+        let notify_secret = self.secret("notify_secret");
+        match (&notify_url, &notify_secret) {
+            (Some(_), Some(secret)) => {
+                if !secret.expose().trim().starts_with("whsec_") {
+                    return Err(bad(
+                        "notify_secret",
+                        "must be a Standard Webhooks secret: whsec_ followed by base64".to_owned(),
+                    ));
+                }
+                crate::providers::standard::decode_secret(secret.expose())
+                    .map_err(|reason| bad("notify_secret", reason))?;
+            }
+            (Some(_), None) => {
+                return Err(bad(
+                    "notify_secret",
+                    "is required when SMSTRAIL_NOTIFY_URL is set".to_owned(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(bad(
+                    "notify_url",
+                    "is required when SMSTRAIL_NOTIFY_SECRET is set".to_owned(),
+                ));
+            }
+            (None, None) => {}
+        }
+
         Ok(Config {
             database_url,
             bind,
@@ -583,6 +634,8 @@ impl Layers {
             unmatched_after,
             retain_raw_payloads,
             retain_numbers,
+            notify_url,
+            notify_secret,
         })
     }
 
@@ -713,6 +766,8 @@ mod tests {
             ("SMSTRAIL_INGEST_WRITERS", "2"),
             ("SMSTRAIL_VONAGE_SIGNATURE_METHOD", "sha3"),
             ("SMSTRAIL_STANDARD_SECRET", "whsec_"),
+            ("SMSTRAIL_NOTIFY_URL", "not a url"),
+            ("SMSTRAIL_NOTIFY_URL", "ftp://example.com/hook"),
             ("SMSTRAIL_TRUSTED_PROXIES", "10.0.0.0/8"),
             ("SMSTRAIL_TRUSTED_PROXIES", "127.0.0.1, proxy.local"),
             ("SMSTRAIL_DB_TIMEOUT", "5"),

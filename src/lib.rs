@@ -16,6 +16,7 @@ pub mod domain;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
+pub mod notify;
 pub mod providers;
 pub mod reconcile;
 pub mod server;

@@ -13,6 +13,7 @@ mod db;
 mod events;
 mod inbound;
 mod messages;
+pub mod outbox;
 mod query;
 mod retention;
 mod retries;

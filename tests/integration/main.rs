@@ -9,6 +9,7 @@ mod faults;
 mod helpers;
 mod metrics;
 mod migrations;
+mod notify;
 mod reconcile;
 mod retention;
 mod review;

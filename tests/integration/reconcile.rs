@@ -220,6 +220,7 @@ async fn two_passes_at_once_never_do_the_same_work() {
         64,
         Duration::from_secs(10),
         smstrail::metrics::WriterMetrics::default(),
+        false,
     )
     .await
     .expect("a second process's writers");

@@ -106,6 +106,15 @@ struct TimeoutLine {
     late_receipt: bool,
 }
 
+/// Where telling the product about this message stands.
+struct NotifyLine {
+    event_type: String,
+    sent_at: Option<String>,
+    attempts: i64,
+    last_error: Option<String>,
+    next_attempt_at: String,
+}
+
 struct RetryRow {
     kind: String,
     linked_message_id: Option<String>,
@@ -140,6 +149,7 @@ struct MessagePage {
     recipient_zone_note: String,
     events: Vec<EventRow>,
     timeout: Option<TimeoutLine>,
+    notified: Option<NotifyLine>,
     retries: Vec<RetryRow>,
     /// The messages this one retried or replaced.
     origins: Vec<RetryRow>,
@@ -223,6 +233,13 @@ async fn load_page(
         .inbound_from(&message.recipient_hash, INBOUND_SHOWN)
         .await?;
     let grant = store.live_grant(&agent.user.id, now_us()).await?;
+    let notified = store.notify_state(&message.id).await?.map(|n| NotifyLine {
+        event_type: n.event_type,
+        sent_at: n.sent_at_us.map(|at| format_instant(at, agent.zone)),
+        attempts: n.attempts,
+        last_error: n.last_error,
+        next_attempt_at: format_instant(n.next_attempt_at_us, agent.zone),
+    });
 
     let (recipient, recipient_zone_note) = describe_recipient_zone(&message);
     let zones = Zones {
@@ -254,6 +271,7 @@ async fn load_page(
         recipient_zone_note,
         events: rows,
         timeout,
+        notified,
         retries: retries
             .into_iter()
             .map(|r| retry_row(r, agent.zone, false))

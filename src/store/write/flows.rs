@@ -38,6 +38,56 @@ pub(crate) struct BatchOutcome<'a> {
     /// Copies of callbacks stored before (or earlier in this batch):
     /// (dedup key, how many, latest receipt).
     pub copies: Vec<(&'a str, i64, i64)>,
+    /// Outbox rows for the product (empty unless notifying is on).
+    pub notifications: Vec<Notification>,
+}
+
+/// An event for the product (`SMSTRAIL_NOTIFY_URL`), written to the outbox
+/// in the same transaction as the summary change it announces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Notification {
+    pub message_id: String,
+    /// `message.final` or `message.timeout`.
+    pub event_type: &'static str,
+    pub status: &'static str,
+    pub error_code: Option<String>,
+    pub occurred_at_us: i64,
+    pub created_at_us: i64,
+}
+
+pub const EVENT_FINAL: &str = "message.final";
+pub const EVENT_TIMEOUT: &str = "message.timeout";
+
+/// What the product is told about a summary moving from `before` to
+/// `after`: `message.final` when it became final (or moved between two
+/// final statuses, e.g. a later `failed` after `delivered`),
+/// `message.timeout` when smstrail's own timeout made it `unknown`; nothing
+/// otherwise (a duplicate or a change that does not settle anything).
+pub(crate) fn notification(
+    before: (DeliveryStatus, bool),
+    after: &Summary,
+    now_us: i64,
+) -> Option<Notification> {
+    let (was_status, was_final) = before;
+    let event_type = if after.is_final && (!was_final || was_status != after.current_status) {
+        EVENT_FINAL
+    } else if !after.is_final
+        && after.current_status == DeliveryStatus::Unknown
+        && was_status != DeliveryStatus::Unknown
+        && after.current_raw_status.as_deref() == Some(TIMEOUT_RAW_STATUS)
+    {
+        EVENT_TIMEOUT
+    } else {
+        return None;
+    };
+    Some(Notification {
+        message_id: after.id.clone(),
+        event_type,
+        status: after.current_status.as_str(),
+        error_code: after.current_error_code.clone(),
+        occurred_at_us: after.status_at_us,
+        created_at_us: now_us,
+    })
 }
 
 /// A message past its final-status window, claimed by a reconcile chunk.
@@ -100,6 +150,13 @@ pub(crate) trait WriteTx {
     ) -> Result<Vec<EventRecord>, StoreError>;
 
     async fn write_summary(&mut self, summary: &Summary) -> Result<(), StoreError>;
+
+    /// Whether summary changes are announced to the product (outbox rows).
+    fn notifies(&self) -> bool;
+
+    /// Writes outbox rows outside a batch of callbacks (re-normalization,
+    /// callbacks attached at registration).
+    async fn insert_notifications(&mut self, events: &[Notification]) -> Result<(), StoreError>;
 
     /// Resolves the open review item of an unmatched provider message id,
     /// if there is one: its message has been registered.
@@ -338,7 +395,24 @@ pub(crate) async fn ingest_deliveries(
             .map(|d| (d.index, IngestOutcome::Duplicate))
             .collect());
     }
+    let before: HashMap<String, (DeliveryStatus, bool)> = if tx.notifies() {
+        summaries
+            .iter()
+            .map(|s| (s.id.clone(), (s.current_status, s.is_final)))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let plan = plan(deliveries, inserted, summaries)?;
+    let now_us = chrono::Utc::now().timestamp_micros();
+    let notifications: Vec<Notification> = plan
+        .touched
+        .iter()
+        .filter_map(|after| {
+            let was = before.get(&after.id)?;
+            notification(*was, after, now_us)
+        })
+        .collect();
     let reviews: Vec<NewReview<'_>> = plan
         .reviews
         .iter()
@@ -359,6 +433,7 @@ pub(crate) async fn ingest_deliveries(
         plan,
         reviews,
         copies,
+        notifications,
     };
     tx.write_outcome(&outcome).await?;
     Ok(outcome.plan.outcomes)
@@ -467,6 +542,7 @@ async fn renormalize(tx: &mut impl WriteTx, chunk: &Renormalize) -> Result<usize
         if summary != before {
             summary.updated_at_us = before.updated_at_us.max(chunk.at_us);
             tx.write_summary(&summary).await?;
+            notify(tx, &before, &summary).await?;
             changed += 1;
         }
     }
@@ -483,10 +559,28 @@ async fn replay(
         return Ok(message);
     };
     let events = tx.timeline(&message.provider, pmid).await?;
-    let mut summary = Summary::from(&message);
+    let before = Summary::from(&message);
+    let mut summary = before.clone();
     summary.apply_all(&events)?;
     tx.write_summary(&summary).await?;
+    notify(tx, &before, &summary).await?;
     tx.message(&message.id).await?.ok_or(StoreError::NotFound)
+}
+
+/// Writes the outbox row of one summary change, if it announces anything.
+async fn notify(
+    tx: &mut impl WriteTx,
+    before: &Summary,
+    after: &Summary,
+) -> Result<(), StoreError> {
+    if !tx.notifies() {
+        return Ok(());
+    }
+    let now_us = chrono::Utc::now().timestamp_micros();
+    match notification((before.current_status, before.is_final), after, now_us) {
+        Some(n) => tx.insert_notifications(&[n]).await,
+        None => Ok(()),
+    }
 }
 
 fn lost() -> StoreError {

@@ -74,6 +74,7 @@ impl Writes {
         batch_max: usize,
         timeout: Duration,
         metrics: WriterMetrics,
+        notify: bool,
     ) -> Result<Self, StoreError> {
         let sqlite = database_url.starts_with("sqlite:");
         let writers = if sqlite { 1 } else { writers.max(1) };
@@ -88,6 +89,7 @@ impl Writes {
                 let batches = Batches {
                     max: batch_max,
                     metrics,
+                    notify,
                 };
                 if sqlite {
                     sqlite::run(&url, receivers, batches, timeout, ready);
@@ -256,6 +258,9 @@ impl QueueWatch {
 pub(crate) struct Batches {
     pub max: usize,
     pub metrics: WriterMetrics,
+    /// Whether summary changes write `notify_outbox` rows (only when
+    /// `SMSTRAIL_NOTIFY_URL` is set).
+    pub notify: bool,
 }
 
 fn stopped() -> StoreError {
@@ -276,6 +281,7 @@ async fn run_writer(
     let Batches {
         max: batch_max,
         metrics,
+        ..
     } = batches;
     let mut jobs = Vec::with_capacity(batch_max);
     while queue.recv_many(&mut jobs, batch_max).await > 0 {

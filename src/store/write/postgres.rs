@@ -11,7 +11,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::flows::{self, BatchOutcome, DueMessage, NewReview, WriteTx, delivery_of};
+use super::flows::{self, BatchOutcome, DueMessage, NewReview, Notification, WriteTx, delivery_of};
 use super::{BatchWriter, Batches, Command, Done, ItemResult, Job, run_writer};
 use crate::store::db::{advisory_key, conflict_or};
 use crate::store::review::{REGISTERED_LATER, unmatched_key};
@@ -49,6 +49,7 @@ pub(super) fn run(
         let mut writers = Vec::with_capacity(receivers.len());
         for _ in &receivers {
             let mut writer = PgWriter {
+                notify: batches.notify,
                 options: options.clone(),
                 timeout,
                 conn: None,
@@ -78,6 +79,7 @@ fn connect_options(url: &str, timeout: Duration) -> Result<PgConnectOptions, Sto
 /// One writer and its connection, opened again whenever it broke: a
 /// database that restarted must not need a restart of smstrail.
 pub(super) struct PgWriter {
+    notify: bool,
     options: PgConnectOptions,
     timeout: Duration,
     conn: Option<PgConnection>,
@@ -127,9 +129,9 @@ fn connection_lost(error: &StoreError) -> bool {
 
 impl BatchWriter for PgWriter {
     async fn apply(&mut self, batch: &[Command]) -> Result<Vec<ItemResult>, StoreError> {
-        let timeout = self.timeout;
+        let (timeout, notify) = (self.timeout, self.notify);
         let conn = self.connection().await?;
-        match tokio::time::timeout(timeout, apply_batch(conn, batch)).await {
+        match tokio::time::timeout(timeout, apply_batch(conn, batch, notify)).await {
             Ok(Err(error)) if connection_lost(&error) => {
                 self.conn = None;
                 Err(unavailable(&error.to_string()))
@@ -147,6 +149,7 @@ impl BatchWriter for PgWriter {
 async fn apply_batch(
     conn: &mut PgConnection,
     batch: &[Command],
+    notify: bool,
 ) -> Result<Vec<ItemResult>, StoreError> {
     let mut tx = conn.begin_with(begin_and_lock(batch)).await?;
     let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(batch.len());
@@ -159,7 +162,7 @@ async fn apply_batch(
             results.push(None);
             continue;
         }
-        match flows::apply_one(&mut PgTx(&mut tx), command).await {
+        match flows::apply_one(&mut PgTx(&mut tx, notify), command).await {
             Ok(done) => results.push(Some(Ok(done))),
             // A refused statement aborts the whole transaction on
             // PostgreSQL: answer a lone item, retry a batch item by item.
@@ -170,7 +173,7 @@ async fn apply_batch(
         }
     }
     if !deliveries.is_empty() {
-        let outcomes = flows::ingest_deliveries(&mut PgTx(&mut tx), &deliveries).await?;
+        let outcomes = flows::ingest_deliveries(&mut PgTx(&mut tx, notify), &deliveries).await?;
         for (index, outcome) in outcomes {
             results[index] = Some(Ok(Done::Ingested(outcome)));
         }
@@ -257,7 +260,7 @@ struct Inserted {
 }
 
 /// The primitive statements on a writer's open transaction.
-struct PgTx<'t>(&'t mut PgConnection);
+struct PgTx<'t>(&'t mut PgConnection, bool);
 
 impl WriteTx for PgTx<'_> {
     /// One statement: the insert, and the summaries of the messages the
@@ -320,6 +323,7 @@ impl WriteTx for PgTx<'_> {
     async fn write_outcome(&mut self, outcome: &BatchOutcome<'_>) -> Result<(), StoreError> {
         let (copies, waiting) = (&outcome.copies, &outcome.plan.unmatched);
         let (reviews, touched) = (&outcome.reviews, &outcome.plan.touched);
+        let notes = &outcome.notifications;
         if copies.is_empty() && waiting.is_empty() && reviews.is_empty() && touched.is_empty() {
             return Ok(());
         }
@@ -342,7 +346,13 @@ impl WriteTx for PgTx<'_> {
                INSERT INTO review_items (provider, route, kind, reason, event_id, \
                content_type, raw_payload_sealed, received_at_us, raw_status) \
                SELECT * FROM UNNEST($7::text[], $8::text[], $9::text[], $10::text[], \
-               $11::bigint[], $12::text[], $13::bytea[], $14::bigint[], $22::text[])) \
+               $11::bigint[], $12::text[], $13::bytea[], $14::bigint[], $22::text[])), \
+             notify AS ( \
+               INSERT INTO notify_outbox (message_id, event_type, status, error_code, \
+               occurred_at_us, created_at_us, next_attempt_at_us) \
+               SELECT v.id, v.kind, v.status, v.error_code, v.at, v.created, v.created \
+               FROM UNNEST($23::text[], $24::text[], $25::text[], $26::text[], $27::bigint[], \
+               $28::bigint[]) AS v (id, kind, status, error_code, at, created)) \
              UPDATE messages SET current_status = v.status, current_raw_status = v.raw_status, \
              current_error_code = v.error_code, status_at_us = v.status_at_us, \
              is_final = v.is_final, updated_at_us = v.updated_at_us \
@@ -373,6 +383,38 @@ impl WriteTx for PgTx<'_> {
         .bind(column(touched, |s| s.is_final))
         .bind(column(touched, |s| s.updated_at_us))
         .bind(column(reviews, |r| r.raw_status))
+        .bind(column(notes, |n| n.message_id.as_str()))
+        .bind(column(notes, |n| n.event_type))
+        .bind(column(notes, |n| n.status))
+        .bind(column(notes, |n| n.error_code.as_deref()))
+        .bind(column(notes, |n| n.occurred_at_us))
+        .bind(column(notes, |n| n.created_at_us))
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    fn notifies(&self) -> bool {
+        self.1
+    }
+
+    async fn insert_notifications(&mut self, events: &[Notification]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO notify_outbox (message_id, event_type, status, error_code, \
+             occurred_at_us, created_at_us, next_attempt_at_us) \
+             SELECT v.id, v.kind, v.status, v.error_code, v.at, v.created, v.created \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], \
+             $6::bigint[]) AS v (id, kind, status, error_code, at, created)",
+        )
+        .bind(column(events, |n| n.message_id.as_str()))
+        .bind(column(events, |n| n.event_type))
+        .bind(column(events, |n| n.status))
+        .bind(column(events, |n| n.error_code.as_deref()))
+        .bind(column(events, |n| n.occurred_at_us))
+        .bind(column(events, |n| n.created_at_us))
         .execute(&mut *self.0)
         .await?;
         Ok(())

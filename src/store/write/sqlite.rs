@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use sqlx::sqlite::SqliteConnectOptions;
 use tokio::sync::{mpsc, oneshot};
 
-use super::flows::{self, BatchOutcome, DueMessage, NewReview, WriteTx};
+use super::flows::{self, BatchOutcome, DueMessage, NewReview, Notification, WriteTx};
 use super::{BatchWriter, Batches, Command, ItemResult, Job, run_writer};
 use crate::store::review::{REGISTERED_LATER, unmatched_key};
 use crate::store::summary::{Delivery, SUMMARY_COLUMNS, Summary};
@@ -38,7 +38,10 @@ pub(super) fn run(
     ready: oneshot::Sender<Result<(), StoreError>>,
 ) {
     let writer = match SqliteWriter::open(url, timeout) {
-        Ok(writer) => writer,
+        Ok(writer) => SqliteWriter {
+            notify: batches.notify,
+            ..writer
+        },
         Err(e) => {
             let _ = ready.send(Err(e));
             return;
@@ -70,6 +73,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 pub(super) struct SqliteWriter {
     conn: Connection,
+    notify: bool,
 }
 
 impl SqliteWriter {
@@ -84,7 +88,10 @@ impl SqliteWriter {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            notify: false,
+        })
     }
 
     /// SQLite checkpoints the WAL inside the commit that crosses 1,000
@@ -153,7 +160,7 @@ impl BatchWriter for SqliteWriter {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(batch.len());
         for command in batch {
-            match flows::apply_one(&mut SqliteTx(&tx), command).await {
+            match flows::apply_one(&mut SqliteTx(&tx, self.notify), command).await {
                 Ok(done) => results.push(Ok(done)),
                 Err(error) if batch.len() == 1 => {
                     drop(tx); // rolls back whatever the item did before failing
@@ -173,13 +180,14 @@ impl BatchWriter for SqliteWriter {
 impl SqliteWriter {
     /// The batch again, each item in its own savepoint.
     async fn apply_isolated(&mut self, batch: &[Command]) -> Result<Vec<ItemResult>, StoreError> {
+        let notify = self.notify;
         let mut tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(batch.len());
         for command in batch {
             let item = tx.savepoint()?;
-            match flows::apply_one(&mut SqliteTx(&item), command).await {
+            match flows::apply_one(&mut SqliteTx(&item, notify), command).await {
                 Ok(done) => {
                     item.commit()?;
                     results.push(Ok(done));
@@ -202,7 +210,7 @@ impl SqliteWriter {
 
 /// The primitive statements on the writer's connection (inside the batch
 /// transaction, within the item's savepoint).
-struct SqliteTx<'c>(&'c Connection);
+struct SqliteTx<'c>(&'c Connection, bool);
 
 impl WriteTx for SqliteTx<'_> {
     async fn insert_events(
@@ -290,6 +298,32 @@ impl WriteTx for SqliteTx<'_> {
         }
         for summary in &outcome.plan.touched {
             self.write_summary(summary).await?;
+        }
+        self.insert_notifications(&outcome.notifications).await
+    }
+
+    fn notifies(&self) -> bool {
+        self.1
+    }
+
+    async fn insert_notifications(&mut self, events: &[Notification]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.0.prepare_cached(
+            "INSERT INTO notify_outbox (message_id, event_type, status, error_code, \
+             occurred_at_us, created_at_us, next_attempt_at_us) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        )?;
+        for n in events {
+            insert.execute(params![
+                n.message_id,
+                n.event_type,
+                n.status,
+                n.error_code,
+                n.occurred_at_us,
+                n.created_at_us
+            ])?;
         }
         Ok(())
     }
