@@ -19,6 +19,7 @@ mod commands;
 mod flows;
 mod postgres;
 mod sqlite;
+mod sqlite_rows;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
