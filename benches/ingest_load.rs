@@ -16,13 +16,18 @@
 //! ```text
 //! cargo bench --bench ingest_load -- [--backend sqlite|postgres] [--postgres URL]
 //!     [--batch N] [--writers N] [--messages N] [--concurrency C[,C…]] [--seed S]
-//!     [--preload N[,N…]] [--rounds N] [--plans]
+//!     [--preload N[,N…]] [--rounds N] [--plans] [--reconcile SILENT]
 //! ```
+//!
+//! `--reconcile SILENT` measures a reconcile pass over the preloaded
+//! database and ingest beside it (see `ingest_load/reconcile.rs`).
 
 #[path = "ingest_load/plans.rs"]
 mod plans;
 #[path = "ingest_load/preload.rs"]
 mod preload;
+#[path = "ingest_load/reconcile.rs"]
+mod reconcile;
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -60,7 +65,10 @@ usage: cargo bench --bench ingest_load -- [options]
                              every --preload database in turn, and the summary compares
                              medians
   --plans                    after the runs, print the query plans of the write path's
-                             statements on each database and flag full scans";
+                             statements on each database and flag full scans
+  --reconcile SILENT         leave SILENT preloaded messages without a final receipt, let
+                             the server's reconcile job time them out, and compare ingest
+                             rounds before, during and after that pass (needs --preload)";
 
 const DEFAULT_MESSAGES: usize = 2000;
 const DEFAULT_CONCURRENCIES: [usize; 3] = [16, 64, 256];
@@ -130,6 +138,8 @@ struct Options {
     preloads: Vec<usize>,
     rounds: usize,
     plans: bool,
+    /// `--reconcile`: how many preloaded messages the measured pass times out.
+    reconcile: Option<usize>,
 }
 
 impl Options {
@@ -144,6 +154,7 @@ impl Options {
         let mut preloads = Vec::new();
         let mut plans = false;
         let mut rounds = 1;
+        let mut reconcile = None;
 
         let mut args = args;
         while let Some(arg) = args.next() {
@@ -191,6 +202,7 @@ impl Options {
                 }
                 "--plans" => plans = true,
                 "--rounds" => rounds = positive(&name, &value()?)?,
+                "--reconcile" => reconcile = Some(positive(&name, &value()?)?),
                 "-h" | "--help" => return Err("help requested".to_owned()),
                 other => return Err(format!("unknown argument {other:?}")),
             }
@@ -216,6 +228,13 @@ impl Options {
         if preloads.is_empty() {
             preloads.push(0);
         }
+        if let Some(silent) = reconcile
+            && preloads.iter().any(|&p| p < silent)
+        {
+            return Err(format!(
+                "--reconcile {silent} needs --preload of at least {silent} messages"
+            ));
+        }
         Ok(Self {
             backend,
             postgres_url,
@@ -227,6 +246,7 @@ impl Options {
             preloads,
             rounds,
             plans,
+            reconcile,
         })
     }
 
@@ -305,6 +325,17 @@ async fn run_interleaved(options: &Options, concurrency: usize) -> Result<Vec<Ru
             }
         }
         let mut reports = Vec::new();
+        if let Some(silent) = options.reconcile {
+            for (_, database) in &databases {
+                reconcile::make_silent(database.url(), silent).await?;
+                let server = Server::start(database.url(), options).await?;
+                let result =
+                    reconcile::measure(&server, database.url(), options, concurrency, silent).await;
+                server.stop().await;
+                reports.append(&mut result?);
+            }
+            return Ok(reports);
+        }
         for round in 0..options.rounds {
             for (preload, database) in &databases {
                 let server = Server::start(database.url(), options).await?;
@@ -593,6 +624,9 @@ fn server_env(
     }
     if let Some(writers) = options.writers {
         env.push(("SMSTRAIL_INGEST_WRITERS", writers.to_string()));
+    }
+    if options.reconcile.is_some() {
+        env.push(("SMSTRAIL_RECONCILE_EVERY", reconcile::PASS_EVERY.to_owned()));
     }
     // SMSTRAIL_BENCH_NOTIFY_URL: measure with the product notifications on
     // (outbox rows written with every final summary, the sender running).

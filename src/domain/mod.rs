@@ -10,6 +10,7 @@ pub mod limbo;
 pub mod outbound;
 pub mod payload;
 pub mod phone;
+pub mod remap;
 pub mod retention;
 pub mod search;
 pub mod status;

@@ -7,7 +7,10 @@ use super::error::ApiError;
 use crate::app::AppState;
 use crate::domain::DeliveryStatus;
 use crate::domain::limbo::is_timeout;
-use crate::store::{EventRecord, MessageRecord, RetryRecord, StoreError, timeout_in};
+use crate::domain::remap::applied_mapping;
+use crate::store::{
+    EventRecord, MessageRecord, RetryRecord, StatusMapping, StoreError, timeout_in,
+};
 
 pub(super) fn rfc3339(us: i64) -> Option<String> {
     DateTime::<Utc>::from_timestamp_micros(us)
@@ -108,7 +111,11 @@ impl MessageView {
         let mut view = Self::summary(m)?;
         let events = state.store.events(m).await?;
         let timeout = timeout_in(m, &events);
-        let mut views: Vec<EventView> = events.iter().map(EventView::from).collect();
+        let mappings = state.store.status_mappings_of(&m.provider).await?;
+        let mut views: Vec<EventView> = events
+            .iter()
+            .map(|e| EventView::new(e, &mappings))
+            .collect();
         if let Some(timeout) = &timeout {
             for (view, e) in views.iter_mut().zip(&events) {
                 if e.id == timeout.event_id {
@@ -165,10 +172,26 @@ pub struct EventView {
     /// What the event means, in plain words, where there is more to say.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Set when an admin's mapping gave `status` (the provider's word is not
+    /// in our vocabulary): which mapping, who added it and when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<MappingView>,
+    /// The retention policy removed the raw payload (the event stays).
+    pub raw_payload_removed: bool,
 }
 
-impl From<&EventRecord> for EventView {
-    fn from(e: &EventRecord) -> Self {
+#[derive(Debug, Serialize)]
+pub struct MappingView {
+    pub status: DeliveryStatus,
+    pub added_by: String,
+    pub added_at: Option<String>,
+    /// The event arrived before the mapping and was re-normalized by it.
+    pub renormalized: bool,
+}
+
+impl EventView {
+    fn new(e: &EventRecord, mappings: &[StatusMapping]) -> Self {
+        let rule = StatusMapping::rule_for(mappings, &e.raw_status);
         Self {
             id: e.id,
             status: e.status,
@@ -184,6 +207,13 @@ impl From<&EventRecord> for EventView {
             },
             after_timeout: false,
             note: None,
+            mapping: applied_mapping(e.status, e.received_at_us, rule).map(|m| MappingView {
+                status: m.status,
+                added_by: m.added_by,
+                added_at: rfc3339(m.added_at_us),
+                renormalized: m.renormalized,
+            }),
+            raw_payload_removed: e.raw_payload_sealed.is_empty(),
         }
     }
 }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use crate::domain::remap::MappingRule;
 use crate::domain::{DeliveryStatus, UnknownValue};
 
 use super::audit::insert_audit;
@@ -93,6 +94,21 @@ pub struct StatusMapping {
     pub status: DeliveryStatus,
     pub created_at_us: i64,
     pub created_by: Option<String>,
+}
+
+impl StatusMapping {
+    /// The mapping of `raw_status` among one provider's `mappings`, as the
+    /// domain reads it.
+    pub fn rule_for<'a>(mappings: &'a [Self], raw_status: &str) -> Option<MappingRule<'a>> {
+        mappings
+            .iter()
+            .find(|m| m.raw_status == raw_status)
+            .map(|m| MappingRule {
+                status: m.status,
+                added_by: m.created_by.as_deref(),
+                added_at_us: m.created_at_us,
+            })
+    }
 }
 
 /// The mappings in memory, so that the ingest path asks no query per
@@ -258,6 +274,21 @@ impl Store {
             "SELECT provider, raw_status, status, created_at_us, created_by \
              FROM status_mappings ORDER BY provider, raw_status",
         )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The mappings of one provider: what the message page needs to say
+    /// which events a mapping normalized.
+    pub async fn status_mappings_of(
+        &self,
+        provider: &str,
+    ) -> Result<Vec<StatusMapping>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT provider, raw_status, status, created_at_us, created_by \
+             FROM status_mappings WHERE provider = $1",
+        )
+        .bind(provider)
         .fetch_all(self.pool())
         .await?)
     }

@@ -374,3 +374,53 @@ async fn without_a_notify_url_no_outbox_rows_are_written() {
     );
     assert_eq!(app.db.count("notify_outbox").await, 0);
 }
+
+/// Two instances' senders draining one outbox at once: every event leaves
+/// exactly once (their claims never overlap while the lease runs).
+#[tokio::test]
+async fn two_instances_send_each_event_once() {
+    let (url, shared) = receiver(0).await;
+    let (app, _) = notifying_app(&url, &[]).await;
+    let messages = 40;
+    for n in 0..messages {
+        let sid = format!("SM-two-{n}");
+        app.register_twilio(&sid).await;
+        assert_eq!(
+            app.twilio_status(&sid, "delivered").await.status(),
+            StatusCode::OK
+        );
+    }
+    let config = smstrail::config::Config::from_sources(None, test_env(&app.db)).expect("config");
+    let other = smstrail::AppState::build(config)
+        .await
+        .expect("second instance");
+    let options = NotifyOptions {
+        backoff_base: Duration::ZERO,
+        // Small rounds, so the two senders interleave many claims.
+        batch: 3,
+        ..NotifyOptions::default()
+    };
+    let first = Notifier::new(app.state.store.clone(), url.clone(), key(), options.clone());
+    let second = Notifier::new(other.store.clone(), url, key(), options);
+    let drain = |notifier: Notifier| async move {
+        let mut claimed = 0;
+        loop {
+            let n = notifier.round().await.expect("round");
+            if n == 0 {
+                return claimed;
+            }
+            claimed += n;
+        }
+    };
+    let (a, b) = tokio::join!(drain(first), drain(second));
+    assert_eq!(a + b, messages, "every row claimed once in all");
+    let received = events(&shared);
+    let mut ids: Vec<String> = received
+        .iter()
+        .map(|(_, body)| body["data"]["provider_message_id"].to_string())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(received.len(), messages, "no event sent twice");
+    assert_eq!(ids.len(), messages, "every message told");
+}

@@ -314,6 +314,20 @@ async fn pages_say_what_the_policy_removed_and_a_removed_number_is_not_revealed(
         .expect("pass");
 
     let admin = app.user("admin@example.com", "admin").await;
+    // The API says the same of each event.
+    let removed = |view: serde_json::Value| {
+        view["events"]
+            .as_array()
+            .map(|events| {
+                events
+                    .iter()
+                    .map(|e| e["raw_payload_removed"] == true)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(removed(app.message(&old).await), vec![true]);
+    assert_eq!(removed(app.message(&fresh).await), vec![false]);
     let (client, agent_user) = app.logged_in("agent@example.com", "support").await;
     let page = client.get(&format!("/messages/{old}")).await;
     assert_eq!(page.status, StatusCode::OK);

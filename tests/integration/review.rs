@@ -156,6 +156,23 @@ async fn the_page_groups_masks_and_only_admins_act() {
             .any(|e| e["raw_status"] == "teleported" && e["status"] == "delivered")),
         "{events}"
     );
+    let remapped_event = events
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["raw_status"] == "teleported"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(remapped_event["mapping"]["added_by"], "admin@example.com");
+    assert_eq!(remapped_event["mapping"]["status"], "delivered");
+    assert_eq!(
+        remapped_event["mapping"]["renormalized"], true,
+        "stored before the mapping: {remapped_event}"
+    );
+    let page = unescape(&support.get(&format!("/messages/{first}")).await.body);
+    assert!(
+        page.contains("Remapped: \"teleported\" means delivered by the mapping admin@example.com")
+            && page.contains("this event arrived before it and was re-normalized"),
+        "{page}"
+    );
     assert_eq!(app.db.audit("mapping_add").await.len(), 1);
     let note = app
         .db
@@ -171,6 +188,11 @@ async fn the_page_groups_masks_and_only_admins_act() {
     let third = app.register_twilio("SMc").await;
     app.twilio_status("SMc", "teleported").await;
     assert_eq!(app.status_of(&third).await, "delivered");
+    let events = app.message(&third).await["events"].clone();
+    assert_eq!(
+        events[0]["mapping"]["renormalized"], false,
+        "normalized by the mapping on arrival: {events}"
+    );
     assert!(
         app.db
             .strings("SELECT kind FROM review_items WHERE resolved_at_us IS NULL")

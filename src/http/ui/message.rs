@@ -21,12 +21,13 @@ use crate::domain::error_catalog::{ErrorNote, explain, status_note};
 use crate::domain::guidance::next_step;
 use crate::domain::payload::readable_payload;
 use crate::domain::phone::mask_numbers_in_text;
+use crate::domain::remap::applied_mapping;
 use crate::domain::retention::removed_note;
 use crate::domain::timeline::{TimelineEvent, annotate};
 use crate::domain::timezones::{RecipientZone, format_duration_us, format_instant, recipient_zone};
 use crate::domain::verification::{VerificationEventKind, outcome};
 use crate::domain::{DeliveryStatus, StatusAt};
-use crate::store::{EventRecord, MessageRecord, RetryRecord, timeout_in};
+use crate::store::{EventRecord, MessageRecord, RetryRecord, StatusMapping, timeout_in};
 use crate::usecase::UseCaseError;
 use crate::usecase::reveal::{self, Reveal};
 
@@ -96,6 +97,8 @@ struct EventRow {
     timeout_note: Option<String>,
     /// Stored after smstrail's timeout event: a late receipt.
     after_timeout: bool,
+    /// An admin's mapping gave the status: which, by whom, when.
+    mapping_note: Option<String>,
 }
 
 /// The summary line of a message that timed out.
@@ -247,10 +250,12 @@ async fn load_page(
         recipient,
     };
     let payload_removed = removed_note(state.config.retain_raw_payloads);
+    let mappings = store.status_mappings_of(&message.provider).await?;
     let rows = event_rows(
         &message,
         &events,
         &duplicates,
+        &mappings,
         &zones,
         &state.cipher,
         &payload_removed,
@@ -431,6 +436,7 @@ fn event_rows(
     m: &MessageRecord,
     events: &[EventRecord],
     duplicates: &std::collections::HashMap<i64, i64>,
+    mappings: &[StatusMapping],
     zones: &Zones,
     cipher: &DataCipher,
     payload_removed: &str,
@@ -460,6 +466,12 @@ fn event_rows(
                 .filter(|t| t.event_id == e.id)
                 .map(|t| format!("Written by smstrail, not the provider: {}.", t.reason)),
             after_timeout: timeout.as_ref().is_some_and(|t| t.came_before(e.id)),
+            mapping_note: applied_mapping(
+                e.status,
+                e.received_at_us,
+                StatusMapping::rule_for(mappings, &e.raw_status),
+            )
+            .map(|m| m.note(&e.raw_status, &format_instant(m.added_at_us, zones.agent))),
             status: e
                 .status
                 .map_or("unmapped", DeliveryStatus::as_str)
