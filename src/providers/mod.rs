@@ -3,6 +3,7 @@
 //! the ingest pipeline never sees a provider format. Adding a provider is one
 //! new file here and one line in [`configured`].
 
+pub mod fuzzing;
 pub mod standard;
 pub mod twilio;
 

@@ -1,0 +1,6 @@
+//! `twilio`'s signature check and parser on arbitrary requests.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| smstrail::providers::fuzzing::fuzz_provider("twilio", data));
