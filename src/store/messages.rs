@@ -215,13 +215,24 @@ impl Store {
     /// Rewrites every request fingerprint not yet in the form that starts
     /// with `prefix`, through `upgrade` (which must give that form). Safe to
     /// run from several processes at once: a row changes only if it still
-    /// holds the value read. Returns how many rows it rewrote.
+    /// holds the value read. Returns how many rows it rewrote. Once a run
+    /// finds nothing left it records so in `maintenance_done`, and later
+    /// starts skip the scan.
     pub async fn upgrade_fingerprints(
         &self,
         prefix: &str,
         upgrade: impl Fn(&str) -> String,
     ) -> Result<u64, StoreError> {
         const BATCH: i64 = 500;
+        const DONE: &str = "request_fingerprints_keyed";
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT done_at_us FROM maintenance_done WHERE name = $1")
+                .bind(DONE)
+                .fetch_optional(self.pool())
+                .await?;
+        if done.is_some() {
+            return Ok(0);
+        }
         let pattern = format!("{prefix}%");
         let mut upgraded = 0;
         loop {
@@ -234,6 +245,16 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
             if rows.is_empty() {
+                // Every writer of this version stores the keyed form, so
+                // once none is left none comes back.
+                sqlx::query(
+                    "INSERT INTO maintenance_done (name, done_at_us) VALUES ($1, $2) \
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(DONE)
+                .bind(chrono::Utc::now().timestamp_micros())
+                .execute(self.pool())
+                .await?;
                 return Ok(upgraded);
             }
             let mut tx = self.begin_write().await?;

@@ -101,10 +101,14 @@ async fn idempotency_fingerprints_are_keyed_and_old_rows_are_upgraded_at_start()
         "the stored fingerprint is keyed"
     );
 
-    // A row as an earlier version wrote it, then a restart over that database.
+    // The first start found nothing to upgrade and said so.
+    assert_eq!(app.db.count("maintenance_done").await, 1);
+
+    // A row as an earlier version wrote it (in a database from before the
+    // marker), then a restart over that database.
     app.db
         .execute(&format!(
-            "UPDATE messages SET request_fingerprint = '{unkeyed}'"
+            "UPDATE messages SET request_fingerprint = '{unkeyed}'; DELETE FROM maintenance_done;"
         ))
         .await;
     let config =
@@ -119,6 +123,7 @@ async fn idempotency_fingerprints_are_keyed_and_old_rows_are_upgraded_at_start()
         upgraded, stored,
         "the old row now holds the keyed fingerprint"
     );
+    assert_eq!(app.db.count("maintenance_done").await, 1, "marked done");
 
     // And the upgraded row still tells a replay from a conflict.
     assert_eq!(app.register(&full_request()).await.status(), StatusCode::OK);
