@@ -44,6 +44,19 @@ pub enum Command {
     },
     /// Run one pass of the reconciliation job and print what it did.
     Reconcile,
+    /// Fill the database with a month of realistic demo traffic, played
+    /// through the real pipeline.
+    Demo {
+        /// How many messages to send (at most 3,000,000).
+        #[arg(long, default_value_t = crate::demo::DEFAULT_MESSAGES)]
+        messages: u64,
+        /// Run even if the database holds data that is not the demo's.
+        #[arg(long)]
+        force: bool,
+        /// Seed of the stories: the same seed tells the same month.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,7 +153,46 @@ pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
             command: UserCommand::Add { email, role },
         } => add_user(config, &email, &role).await,
         Command::Reconcile => reconcile(config).await,
+        Command::Demo {
+            messages,
+            force,
+            seed,
+        } => demo(config, messages, force, seed).await,
     }
+}
+
+async fn demo(config: Config, messages: u64, force: bool, seed: u64) -> Result<(), CliError> {
+    use std::io::IsTerminal;
+    let options = crate::demo::DemoOptions {
+        messages,
+        force,
+        seed,
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(messages);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} messages, {per_sec}, {eta} left",
+        ) {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let started = std::time::Instant::now();
+    let ticker = bar.clone();
+    let summary = crate::demo::run(config, &options, move |done| ticker.set_position(done))
+        .await
+        .map_err(|e| match e {
+            crate::demo::DemoError::Start(start) => CliError::Start(start),
+            other => CliError::Usage(other.to_string()),
+        })?;
+    bar.finish_and_clear();
+    println!(
+        "demo: played in {}\n{summary}",
+        crate::demo::took(started.elapsed())
+    );
+    Ok(())
 }
 
 /// One pass, as `serve` runs it on its timer; safe beside running servers.

@@ -212,6 +212,17 @@ impl Store {
 }
 
 impl Store {
+    /// How many messages have an idempotency key not starting with `prefix`
+    /// (the demo's test for data that is not its own).
+    pub async fn messages_without_key_prefix(&self, prefix: &str) -> Result<u64, StoreError> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE idempotency_key NOT LIKE $1")
+                .bind(format!("{prefix}%"))
+                .fetch_one(self.pool())
+                .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     /// Rewrites every request fingerprint not yet in the form that starts
     /// with `prefix`, through `upgrade` (which must give that form). Safe to
     /// run from several processes at once: a row changes only if it still

@@ -17,6 +17,16 @@ pub fn new_message(
     cipher: &DataCipher,
     windows: &FinalWindows,
 ) -> Result<NewMessage, UseCaseError> {
+    new_message_at(message, cipher, windows, now_us())
+}
+
+/// [`new_message`] registered at `created_at_us` (the demo's history).
+pub fn new_message_at(
+    message: OutboundMessage,
+    cipher: &DataCipher,
+    windows: &FinalWindows,
+    created_at_us: i64,
+) -> Result<NewMessage, UseCaseError> {
     let canonical =
         serde_json::to_vec(&message).map_err(|e| UseCaseError::Invalid(e.to_string()))?;
     let fingerprint = cipher.request_fingerprint(&canonical);
@@ -24,7 +34,6 @@ pub fn new_message(
         tracing::error!(error = %e, "cannot seal recipient");
         UseCaseError::Internal("internal error".to_owned())
     })?;
-    let created_at_us = now_us();
     let sent_at_us = message.sent_at.map(|t| t.timestamp_micros());
     let window = windows.window(message.use_case.as_deref());
     let window_us = i64::try_from(window.as_micros()).unwrap_or(i64::MAX);

@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod cli;
+mod demo;
 mod durability;
 mod faults;
 mod helpers;
