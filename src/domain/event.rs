@@ -126,6 +126,13 @@ impl InboundKeyword {
         }
     }
 
+    /// The keyword as [`Self::as_str`] stores it (`stop`, `start`, `help`).
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Stop, Self::Start, Self::Help]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Stop => "stop",

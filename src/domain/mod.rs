@@ -7,6 +7,7 @@ pub mod error_catalog;
 pub mod event;
 pub mod guidance;
 pub mod limbo;
+pub mod opt_out;
 pub mod outbound;
 pub mod payload;
 pub mod phone;
@@ -16,6 +17,7 @@ pub mod search;
 pub mod status;
 pub mod timeline;
 pub mod timezones;
+pub mod user_timeline;
 pub mod verification;
 
 pub use error_catalog::{ErrorNote, Finality};

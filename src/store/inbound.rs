@@ -2,7 +2,7 @@
 
 use super::{Store, StoreError};
 
-const INBOUND_COLUMNS: &str = "id, provider, provider_message_id, sender_hash, sender_masked, \
+pub(super) const INBOUND_COLUMNS: &str = "id, provider, provider_message_id, sender_hash, sender_masked, \
     recipient_identity, body_sealed, keyword, provider_occurred_at_us, received_at_us";
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

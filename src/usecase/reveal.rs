@@ -5,6 +5,11 @@
 //! an admin needs to see. With a grant, a missing reason is asked for again
 //! and is not an attempt. A number the retention policy removed cannot be
 //! revealed by anyone: the answer says so.
+//!
+//! What is revealed is a message's recipient (`/messages/{id}`) or a number
+//! by its keyed hash (`/numbers/{ref}`, for numbers that only wrote to us);
+//! both go through these same rules. The audit record names the message, or
+//! the number's page reference (`target`) and its masked form (`detail`).
 
 use super::{Actor, UseCaseError, now_us};
 use crate::crypto::DataCipher;
@@ -24,10 +29,20 @@ pub enum Reveal {
     Removed,
 }
 
+/// What an agent asks to see.
+#[derive(Debug, Clone, Copy)]
+pub enum RevealTarget<'a> {
+    /// The recipient of this message.
+    Message(&'a str),
+    /// The number with this keyed hash; `reference` is how the pages name
+    /// it (never the number itself).
+    Number { hash: &'a [u8], reference: &'a str },
+}
+
 pub async fn reveal(
     store: &Store,
     cipher: &DataCipher,
-    message_id: &str,
+    target: RevealTarget<'_>,
     reason: &str,
     actor: &Actor,
 ) -> Result<Reveal, UseCaseError> {
@@ -36,7 +51,12 @@ pub async fn reveal(
     let user_id = actor.id.as_deref().unwrap_or_default();
     let grant = store.live_grant(user_id, now_us()).await?;
     let mut entry = actor.audit(AuditAction::Reveal, now_us());
-    entry.message_id = Some(message_id.to_owned());
+    match target {
+        RevealTarget::Message(id) => entry.message_id = Some(id.to_owned()),
+        RevealTarget::Number { reference, .. } => {
+            entry.target = Some(format!("number {reference}"));
+        }
+    }
     entry.reason =
         Some(reason.chars().take(MAX_REASON_CHARS).collect()).filter(|r: &String| !r.is_empty());
     let Some(grant) = grant else {
@@ -54,20 +74,39 @@ pub async fn reveal(
             "give a reason (up to {MAX_REASON_CHARS} characters) to reveal the number"
         )));
     }
-    let message = store
-        .message(message_id)
-        .await?
-        .ok_or(UseCaseError::NotFound("Message"))?;
-    if message.recipient_sealed.is_empty() {
+    let (sealed, masked) = match target {
+        RevealTarget::Message(id) => {
+            let message = store
+                .message(id)
+                .await?
+                .ok_or(UseCaseError::NotFound("Message"))?;
+            (message.recipient_sealed, None)
+        }
+        RevealTarget::Number { hash, .. } => {
+            let number = store
+                .number_for_reveal(hash)
+                .await?
+                .ok_or(UseCaseError::NotFound("Number"))?;
+            (number.sealed.unwrap_or_default(), Some(number.masked))
+        }
+    };
+    if sealed.is_empty() {
         return Ok(Reveal::Removed);
     }
-    let number = cipher.open(&message.recipient_sealed).map_err(|e| {
-        tracing::error!(message = %message_id, error = %e, "cannot decrypt a recipient");
+    let number = cipher.open(&sealed).map_err(|e| {
+        let subject = match target {
+            RevealTarget::Message(id) => id,
+            RevealTarget::Number { reference, .. } => reference,
+        };
+        tracing::error!(subject, error = %e, "cannot decrypt a number");
         UseCaseError::Internal(
             "the stored number cannot be decrypted with this data key".to_owned(),
         )
     })?;
-    entry.detail = Some(format!("grant {}", grant.id));
+    entry.detail = Some(match masked {
+        Some(masked) => format!("grant {}, number {masked}", grant.id),
+        None => format!("grant {}", grant.id),
+    });
     store.append_audit(&entry).await?;
     Ok(Reveal::Revealed(
         String::from_utf8_lossy(&number).into_owned(),

@@ -4,7 +4,8 @@
 //! form, searches by a formatted phone number, opens the timeline, copies
 //! the message id, reveals with a reason — and the admin then finds the
 //! reveal in the audit log, then the review queue. It also takes the
-//! README's screenshot.
+//! README's screenshot. Two shorter walks: a user's page opened from a
+//! message and filtered, and the reveal of a number that only wrote to us.
 //!
 //! Needs /usr/bin/chromium and /usr/bin/chromedriver (`apt-get install -y
 //! chromium chromium-driver`; `.ci/run` installs them). Other paths:
@@ -322,6 +323,181 @@ async fn an_agent_finds_a_message_copies_its_id_and_reveals_the_number() {
         let group = wait_for_text(&browser, "table.review tr.review-group", "teleported").await;
         assert!(!group.contains("4155550100"), "{group}");
         snapshot(&browser, "review-queue").await;
+    }
+    .await;
+    browser.quit().await.expect("quit");
+    outcome
+}
+
+/// A fresh browser logged in as a new support agent (made in the store; the
+/// add-user form has its own walkthrough above).
+async fn agent_browser(app: &TestApp, driver: &Driver) -> WebDriver {
+    app.user(AGENT, "support").await;
+    let browser = driver.browser().await;
+    log_in(&browser, &app.base, AGENT, crate::ui_helpers::PASSWORD).await;
+    browser
+}
+
+async fn twilio_inbound(app: &TestApp, sid: &str, from: &str, body: &str) {
+    let response = app
+        .twilio(
+            "inbound",
+            &[
+                ("MessageSid", sid),
+                ("AccountSid", "AC123"),
+                ("From", from),
+                ("To", "+15017122661"),
+                ("Body", body),
+            ],
+        )
+        .await;
+    assert!(response.status().is_success());
+}
+
+#[tokio::test]
+async fn an_agent_opens_a_users_page_from_a_message_and_filters_it() {
+    let app = TestApp::spawn().await;
+    let message_id = seed_message(&app).await;
+    twilio_inbound(&app, "SMbrowser-in-1", "+14155550100", "STOP").await;
+    let verification = app
+        .client
+        .post(app.url("/api/v1/verifications"))
+        .bearer_auth(crate::helpers::API_TOKEN)
+        .json(&json!({"user_ref": "user-42", "message_id": message_id}))
+        .send()
+        .await
+        .expect("verification");
+    assert_eq!(verification.status(), reqwest::StatusCode::CREATED);
+    let driver = Driver::start().await;
+    let browser = agent_browser(&app, &driver).await;
+    let base = app.base.clone();
+    let outcome = async {
+        browser
+            .goto(format!("{base}/messages/{message_id}"))
+            .await
+            .expect("message page");
+        browser
+            .find(By::Id("user-link"))
+            .await
+            .expect("user link")
+            .click()
+            .await
+            .expect("open user");
+        wait_for_text(&browser, "#user-ref", "user-42").await;
+        let timeline = wait_for_text(&browser, "#user-timeline", "stop").await;
+        assert!(timeline.contains(&message_id), "{timeline}");
+        assert!(timeline.contains("requested"), "{timeline}");
+        assert!(timeline.contains("+1 •••• ••0100"), "{timeline}");
+        let page = browser.source().await.expect("source");
+        assert!(
+            !page.contains("4155550100"),
+            "the number leaked into the page"
+        );
+        snapshot(&browser, "user-page").await;
+
+        // Only the replies, through the link…
+        browser
+            .find(By::Css("a[data-stream=inbound]"))
+            .await
+            .expect("inbound link")
+            .click()
+            .await
+            .expect("filter");
+        // Filtered pages offer the way back to everything.
+        wait_for_text(&browser, "#show-all", "everything").await;
+        let rows = browser
+            .find_all(By::Css("#user-timeline tbody tr"))
+            .await
+            .expect("rows");
+        assert_eq!(rows.len(), 1, "only the STOP");
+        // …and messages only, through the boxes.
+        browser
+            .find(By::Css("input[name=inbound]"))
+            .await
+            .expect("box")
+            .click()
+            .await
+            .expect("untick");
+        browser
+            .find(By::Css("input[name=messages]"))
+            .await
+            .expect("box")
+            .click()
+            .await
+            .expect("tick");
+        submit(&browser, "form.user-filter").await;
+        wait_for_text(&browser, "#user-timeline", "otp_login").await;
+        let rows = browser
+            .find_all(By::Css("#user-timeline tbody tr.stream-messages"))
+            .await
+            .expect("rows");
+        let others = browser
+            .find_all(By::Css("#user-timeline tbody tr:not(.stream-messages)"))
+            .await
+            .expect("rows");
+        assert_eq!((rows.len(), others.len()), (1, 0));
+    }
+    .await;
+    browser.quit().await.expect("quit");
+    outcome
+}
+
+#[tokio::test]
+async fn an_agent_reveals_a_number_that_only_wrote_to_us() {
+    let app = TestApp::spawn().await;
+    twilio_inbound(&app, "SMbrowser-in-2", "+14155550177", "STOP").await;
+    let driver = Driver::start().await;
+    let browser = agent_browser(&app, &driver).await;
+    let admin = app.user(ADMIN, "admin").await;
+    let agent = app
+        .state
+        .store
+        .user_by_email(AGENT)
+        .await
+        .expect("store")
+        .expect("agent");
+    app.grant(&agent, &admin, 1).await;
+    let base = app.base.clone();
+    let outcome = async {
+        fill(&browser, "input[name=q]", "+1 (415) 555-0177").await;
+        submit(&browser, "form.search").await;
+        wait_for_text(&browser, "#opt-out-state", "opted out").await;
+        wait_for_text(&browser, "#number", "+1 •••• ••0177").await;
+        let url = browser.current_url().await.expect("url").to_string();
+        assert!(url.starts_with(&format!("{base}/numbers/")), "{url}");
+        assert!(!url.contains("4155550177"), "{url}");
+        assert!(
+            !browser
+                .source()
+                .await
+                .expect("source")
+                .contains("4155550177")
+        );
+        snapshot(&browser, "number-page").await;
+
+        fill(
+            &browser,
+            "form[action$='/reveal'] input[name=reason]",
+            "SUP-77 why did texts stop",
+        )
+        .await;
+        submit(&browser, "form[action$='/reveal']").await;
+        wait_for_text(&browser, "#number", "+14155550177").await;
+        browser.goto(&url).await.expect("reload");
+        wait_for_text(&browser, "#number", "+1 •••• ••0177").await;
+
+        let reveals = app.db.audit("reveal").await;
+        assert_eq!(reveals.len(), 1);
+        assert_eq!(
+            reveals[0].reason.as_deref(),
+            Some("SUP-77 why did texts stop")
+        );
+        assert!(
+            reveals[0]
+                .target
+                .as_deref()
+                .is_some_and(|t| t.starts_with("number "))
+        );
     }
     .await;
     browser.quit().await.expect("quit");

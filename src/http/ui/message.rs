@@ -4,16 +4,14 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_csrf::CsrfToken;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use serde::Deserialize;
 
-use super::account::capitalize;
 use super::error::UiError;
-use super::page::{Chrome, actor, now_us, render};
+use super::page::{Chrome, now_us, render};
+use super::reveal::RevealForm;
 use super::session::{Agent, ClientAddr, CsrfForm};
 use crate::app::AppState;
 use crate::crypto::DataCipher;
@@ -28,23 +26,22 @@ use crate::domain::timezones::{RecipientZone, format_duration_us, format_instant
 use crate::domain::verification::{VerificationEventKind, outcome};
 use crate::domain::{DeliveryStatus, StatusAt};
 use crate::store::{EventRecord, MessageRecord, RetryRecord, StatusMapping, timeout_in};
-use crate::usecase::UseCaseError;
-use crate::usecase::reveal::{self, Reveal};
+use crate::usecase::reveal::RevealTarget;
 
 /// One instant three ways.
 pub struct Times {
-    utc: String,
-    agent: String,
-    recipient: Option<String>,
+    pub(super) utc: String,
+    pub(super) agent: String,
+    pub(super) recipient: Option<String>,
 }
 
-struct Zones {
-    agent: Tz,
-    recipient: Option<Tz>,
+pub(super) struct Zones {
+    pub agent: Tz,
+    pub recipient: Option<Tz>,
 }
 
 impl Zones {
-    fn times(&self, us: i64) -> Times {
+    pub(super) fn times(&self, us: i64) -> Times {
         Times {
             utc: format_instant(us, Tz::UTC),
             agent: format_instant(us, self.agent),
@@ -74,6 +71,10 @@ struct Summary {
     template: String,
     use_case: String,
     user_ref: String,
+    /// `/users/{user_ref}`, encoded.
+    user_link: Option<String>,
+    /// `/numbers/{ref}`: all traffic of the recipient's number.
+    number_link: String,
     error: Option<&'static ErrorNote>,
     next_step: &'static str,
 }
@@ -173,12 +174,6 @@ pub async fn message(
     Ok(render(token, page))
 }
 
-#[derive(Deserialize)]
-pub struct RevealForm {
-    #[serde(default)]
-    reason: String,
-}
-
 pub async fn reveal(
     State(state): State<AppState>,
     agent: Agent,
@@ -187,32 +182,11 @@ pub async fn reveal(
     CsrfForm { form, token }: CsrfForm<RevealForm>,
 ) -> Result<Response, UiError> {
     let mut page = load_page(&state, &agent, &token, &id).await?;
-    let actor = actor(&agent, &addr);
-    match reveal::reveal(&state.store, &state.cipher, &id, &form.reason, &actor).await {
-        Ok(Reveal::Revealed(number)) => {
-            page.revealed = Some(number);
-            Ok(render(token, page))
-        }
-        Ok(Reveal::Denied) => {
-            page.reveal_error = Some(
-                "You have no live reveal grant: ask an admin for one. This attempt was recorded."
-                    .to_owned(),
-            );
-            Ok((StatusCode::FORBIDDEN, render(token, page)).into_response())
-        }
-        Ok(Reveal::Removed) => {
-            let note = removed_note(state.config.retain_numbers);
-            page.reveal_error = Some(format!(
-                "This number was {note}: it can no longer be revealed. Only its masked form is kept."
-            ));
-            Ok((StatusCode::GONE, render(token, page)).into_response())
-        }
-        Err(UseCaseError::Invalid(message)) => {
-            page.reveal_error = Some(capitalize(&message));
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(token, page)).into_response())
-        }
-        Err(other) => Err(other.into()),
-    }
+    let target = RevealTarget::Message(&id);
+    let answer = super::reveal::answer(&state, &agent, &addr, target, &form.reason).await?;
+    page.revealed = answer.revealed;
+    page.reveal_error = answer.error;
+    Ok((answer.status, render(token, page)).into_response())
 }
 
 async fn load_page(
@@ -422,6 +396,8 @@ fn summary(m: &MessageRecord, zones: &Zones) -> Summary {
         template: text_or_dash(&m.template_key),
         use_case: text_or_dash(&m.use_case),
         user_ref: text_or_dash(&m.user_ref),
+        user_link: m.user_ref.as_deref().map(super::users::user_path),
+        number_link: super::numbers::number_path(&m.recipient_hash),
         error,
         next_step: next_step(
             status,
@@ -508,7 +484,7 @@ fn event_rows(
 const UNDECRYPTABLE: &str = "(cannot be decrypted with this data key)";
 
 /// Decrypts stored text and masks every phone number in it.
-fn open_masked(cipher: &DataCipher, sealed: &[u8]) -> String {
+pub(super) fn open_masked(cipher: &DataCipher, sealed: &[u8]) -> String {
     match cipher.open(sealed) {
         Ok(bytes) => mask_numbers_in_text(&String::from_utf8_lossy(&bytes)),
         Err(_) => UNDECRYPTABLE.to_owned(),

@@ -7,11 +7,14 @@ mod admin;
 mod assets;
 mod error;
 mod message;
+mod numbers;
 mod page;
+mod reveal;
 mod review;
 mod search;
 mod security;
 mod session;
+mod users;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -44,6 +47,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/settings/password", post(account::change_password))
         .route("/messages/{id}", get(message::message))
         .route("/messages/{id}/reveal", post(message::reveal))
+        .merge(numbers::routes())
+        .merge(users::routes())
         .merge(review::routes())
         .merge(admin::router())
         .layer(sessions)

@@ -12,6 +12,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::error::UiError;
+use super::numbers::number_path;
 use super::page::{Chrome, audit_by, day_bound, given, render};
 use super::session::{Agent, ClientAddr, CsrfForm};
 use crate::app::AppState;
@@ -107,6 +108,8 @@ struct SearchPage {
     next_page: Option<String>,
     /// The next page of a phone search, as a form to post.
     next_form: Option<SearchForm>,
+    /// A number search: its page (`/numbers/{ref}`) and what it holds.
+    number_page: Option<(String, String)>,
 }
 
 /// `GET /`: identifiers and filters, in a link that can be shared. A phone
@@ -174,6 +177,7 @@ impl SearchPage {
             error: None,
             next_page: None,
             next_form: None,
+            number_page: None,
             form,
         })
     }
@@ -196,9 +200,29 @@ async fn results(
     let identifier = match &term {
         SearchTerm::Empty => None,
         SearchTerm::Phone(number) => {
-            query.key = Some(SearchKey::RecipientHash(
-                state.cipher.phone_hash(number.e164()),
-            ));
+            let hash = state.cipher.phone_hash(number.e164());
+            let traffic = state.store.number_traffic(&hash).await?;
+            let link = number_path(&hash);
+            // A number that only wrote to us (a STOP, a reply) has no
+            // message to list: its own page is the answer.
+            if traffic.outbound == 0
+                && traffic.inbound > 0
+                && !page.form.has_filters()
+                && page.form.before.is_empty()
+            {
+                return Ok(Redirect::to(&link).into_response());
+            }
+            if !traffic.is_empty() {
+                page.number_page = Some((
+                    link,
+                    format!(
+                        "{} sent to it, {} received from it, and its opt-out history",
+                        plural(traffic.outbound, "message"),
+                        plural(traffic.inbound, "message"),
+                    ),
+                ));
+            }
+            query.key = Some(SearchKey::RecipientHash(hash));
             page.matched = Some(format!(
                 "Searched by phone number {} (matched through its keyed hash).",
                 number.masked()
@@ -245,6 +269,14 @@ async fn results(
         .map(|m| row(m, agent.zone, identifier.as_deref()))
         .collect();
     Ok(render(token, page))
+}
+
+fn plural(count: i64, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
 }
 
 /// Whether a query string would search by phone number: such a link must
