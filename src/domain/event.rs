@@ -83,6 +83,22 @@ fn dedup_key(provider: &str, event_id: Option<&str>, parts: &[&str]) -> String {
     key
 }
 
+/// Where one part of a long inbound message belongs, for providers that
+/// deliver the parts one by one (Vonage's SMS API: `concat-ref`,
+/// `concat-part`, `concat-total`). Each part is stored as it comes, under its
+/// own provider message id; readers put them back together
+/// ([`super::inbound_parts::roll_up`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundPart {
+    /// The sender's reference shared by the parts of one message. It is
+    /// small (one or two bytes on the handset) and reused, so it only
+    /// groups parts together with the sender, recipient and part count.
+    pub group: String,
+    /// 1-based.
+    pub number: u16,
+    pub total: u16,
+}
+
 /// Keywords carriers and providers treat specially (CTIA / US carrier rules,
 /// which Twilio, Telnyx and Plivo apply by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,7 @@ pub mod account;
 pub mod error_catalog;
 pub mod event;
 pub mod guidance;
+pub mod inbound_parts;
 pub mod limbo;
 pub mod opt_out;
 pub mod outbound;
@@ -21,7 +22,7 @@ pub mod user_timeline;
 pub mod verification;
 
 pub use error_catalog::{ErrorNote, Finality};
-pub use event::{DeliveryReport, InboundKeyword, InboundReport};
+pub use event::{DeliveryReport, InboundKeyword, InboundPart, InboundReport};
 pub use phone::{PhoneError, PhoneNumber};
 pub use status::{DeliveryStatus, StatusAt};
 pub use timeline::{EventAnnotation, TimelineEvent};

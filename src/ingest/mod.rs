@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::crypto::{CryptoError, DataCipher};
-use crate::domain::PhoneNumber;
+use crate::domain::{InboundPart, InboundReport, PhoneNumber};
 use crate::metrics::{CallbackOutcome, Metrics};
 use crate::providers::{Acknowledgement, Provider, Report, Route, VerifyError, WebhookRequest};
 use crate::store::{
@@ -130,16 +130,16 @@ impl Ingest {
                     received_at_us,
                 }
             }
-            Ok(Report::Inbound(report)) => IngestItem::Inbound(InboundItem {
-                provider: name,
-                dedup_key: report.dedup_key(name),
-                sender: self.protect_sender(&report.from)?,
-                body_sealed: self.cipher.seal(report.body.as_bytes())?,
-                keyword: report.keyword().map(|k| k.as_str()),
+            Ok(Report::Inbound(report)) => {
+                IngestItem::Inbound(self.inbound(name, report, None, payload, received_at_us)?)
+            }
+            Ok(Report::InboundPart(report, part)) => IngestItem::Inbound(self.inbound(
+                name,
                 report,
+                Some(part),
                 payload,
                 received_at_us,
-            }),
+            )?),
             Err(error) => IngestItem::Unreadable {
                 provider: name,
                 route: route_name(route),
@@ -148,6 +148,31 @@ impl Ingest {
                 payload,
                 received_at_us,
             },
+        })
+    }
+
+    fn inbound(
+        &self,
+        provider: &'static str,
+        report: InboundReport,
+        part: Option<InboundPart>,
+        payload: SealedPayload,
+        received_at_us: i64,
+    ) -> Result<InboundItem, IngestError> {
+        Ok(InboundItem {
+            provider,
+            dedup_key: report.dedup_key(provider),
+            sender: self.protect_sender(&report.from)?,
+            body_sealed: self.cipher.seal(report.body.as_bytes())?,
+            // A keyword is a whole message; one part of a long one never is.
+            keyword: match part {
+                None => report.keyword().map(|k| k.as_str()),
+                Some(_) => None,
+            },
+            part,
+            report,
+            payload,
+            received_at_us,
         })
     }
 

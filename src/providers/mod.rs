@@ -6,12 +6,13 @@
 pub mod fuzzing;
 pub mod standard;
 pub mod twilio;
+pub mod vonage;
 
 use axum::http::{HeaderMap, Method};
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
-use crate::domain::{DeliveryReport, InboundReport};
+use crate::domain::{DeliveryReport, InboundPart, InboundReport};
 
 /// Which of the two ingest routes a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +63,9 @@ impl ParseError {
 pub enum Report {
     Delivery(DeliveryReport),
     Inbound(InboundReport),
+    /// One part of a long inbound message, for providers that deliver the
+    /// parts one by one (see [`crate::domain::inbound_parts`]).
+    InboundPart(InboundReport, InboundPart),
 }
 
 /// The answer a provider expects on success.
@@ -99,10 +103,31 @@ pub fn configured(config: &Config) -> Vec<Box<dyn Provider>> {
     [
         twilio::Twilio::from_config(config).map(|p| Box::new(p) as Box<dyn Provider>),
         standard::StandardWebhooks::from_config(config).map(|p| Box::new(p) as Box<dyn Provider>),
+        vonage::Vonage::from_config(config).map(|p| Box::new(p) as Box<dyn Provider>),
     ]
     .into_iter()
     .flatten()
     .collect()
+}
+
+/// CONTRACT §3 step 2: a timestamped scheme accepts a request signed within
+/// this many seconds of now, either way (clocks drift both ways).
+pub const TIMESTAMP_TOLERANCE_SECS: u64 = 5 * 60;
+
+/// Whether a signed Unix `timestamp` is inside the window around `now`.
+pub fn check_timestamp(timestamp: i64, now: DateTime<Utc>) -> Result<(), VerifyError> {
+    if timestamp.abs_diff(now.timestamp()) > TIMESTAMP_TOLERANCE_SECS {
+        Err(VerifyError::StaleTimestamp)
+    } else {
+        Ok(())
+    }
+}
+
+/// Compares a received digest with the expected one without leaking, through
+/// timing, how much of it was right.
+pub fn digests_match(received: &[u8], expected: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    received.ct_eq(expected).into()
 }
 
 /// Every provider smstrail knows, configured or not.

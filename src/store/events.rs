@@ -10,7 +10,7 @@ use super::db::OptionalText;
 use super::query::Query;
 
 use crate::domain::limbo::{Seen, Timeout, find_timeout};
-use crate::domain::{DeliveryReport, DeliveryStatus, InboundReport};
+use crate::domain::{DeliveryReport, DeliveryStatus, InboundPart, InboundReport};
 
 use super::{MessageRecord, ProtectedNumber, Store, StoreError};
 
@@ -50,6 +50,8 @@ pub struct InboundItem {
     pub sender: ProtectedNumber,
     pub body_sealed: Vec<u8>,
     pub keyword: Option<&'static str>,
+    /// Set when this is one part of a long message.
+    pub part: Option<InboundPart>,
     pub dedup_key: String,
     pub payload: SealedPayload,
     pub received_at_us: i64,

@@ -1,9 +1,11 @@
 //! Inbound messages: replies and opt-outs from recipients.
 
 use super::{Store, StoreError};
+use crate::domain::InboundPart;
 
 pub(super) const INBOUND_COLUMNS: &str = "id, provider, provider_message_id, sender_hash, sender_masked, \
-    recipient_identity, body_sealed, keyword, provider_occurred_at_us, received_at_us";
+    recipient_identity, body_sealed, keyword, provider_occurred_at_us, received_at_us, \
+    part_group, part_number, part_total";
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct InboundRecord {
@@ -17,6 +19,21 @@ pub struct InboundRecord {
     pub keyword: Option<String>,
     pub provider_occurred_at_us: Option<i64>,
     pub received_at_us: i64,
+    /// Where this row belongs when it is one part of a long message.
+    pub part_group: Option<String>,
+    pub part_number: Option<i64>,
+    pub part_total: Option<i64>,
+}
+
+impl InboundRecord {
+    /// The part this row is, when it is one (and its numbers are sane).
+    pub fn part(&self) -> Option<InboundPart> {
+        Some(InboundPart {
+            group: self.part_group.clone()?,
+            number: u16::try_from(self.part_number?).ok()?,
+            total: u16::try_from(self.part_total?).ok()?,
+        })
+    }
 }
 
 impl Store {

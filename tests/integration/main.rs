@@ -11,6 +11,7 @@ mod helpers;
 mod metrics;
 mod migrations;
 mod notify;
+mod provider_vonage;
 mod reconcile;
 mod retention;
 mod review;

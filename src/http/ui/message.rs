@@ -17,6 +17,7 @@ use crate::app::AppState;
 use crate::crypto::DataCipher;
 use crate::domain::error_catalog::{ErrorNote, explain, status_note};
 use crate::domain::guidance::next_step;
+use crate::domain::inbound_parts::{InboundText, roll_up};
 use crate::domain::payload::readable_payload;
 use crate::domain::phone::mask_numbers_in_text;
 use crate::domain::remap::applied_mapping;
@@ -279,22 +280,32 @@ async fn load_page(
                 }
             })
             .collect(),
-        inbound: inbound
-            .into_iter()
-            .map(|i| InboundRow {
-                at: format_instant(
-                    i.provider_occurred_at_us.unwrap_or(i.received_at_us),
-                    agent.zone,
-                ),
-                to: i.recipient_identity,
-                keyword: i.keyword,
-                body: if i.body_sealed.is_empty() {
-                    format!("({payload_removed})")
-                } else {
-                    open_masked(&state.cipher, &i.body_sealed)
-                },
-            })
-            .collect(),
+        inbound: roll_up(
+            inbound
+                .into_iter()
+                .map(|i| InboundText {
+                    part: i.part(),
+                    provider: i.provider,
+                    sender_hash: i.sender_hash,
+                    to: i.recipient_identity,
+                    at_us: i.provider_occurred_at_us.unwrap_or(i.received_at_us),
+                    keyword: i.keyword,
+                    body: if i.body_sealed.is_empty() {
+                        format!("({payload_removed})")
+                    } else {
+                        open_masked(&state.cipher, &i.body_sealed)
+                    },
+                })
+                .collect(),
+        )
+        .into_iter()
+        .map(|i| InboundRow {
+            at: format_instant(i.at_us, agent.zone),
+            to: i.to,
+            keyword: i.keyword,
+            body: i.body,
+        })
+        .collect(),
     })
 }
 

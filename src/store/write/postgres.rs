@@ -427,6 +427,7 @@ impl WriteTx for PgTx<'_> {
             sender,
             body_sealed,
             keyword,
+            part,
             dedup_key,
             payload,
             received_at_us,
@@ -435,9 +436,10 @@ impl WriteTx for PgTx<'_> {
             "INSERT INTO inbound_messages (dedup_key, provider, provider_message_id, \
              sender_hash, sender_sealed, sender_masked, sender_country, \
              recipient_identity, body_sealed, keyword, provider_occurred_at_us, \
-             received_at_us, content_type, raw_payload_sealed) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+             received_at_us, content_type, raw_payload_sealed, part_group, \
+             part_number, part_total) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             $17) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
         )
         .bind(dedup_key)
         .bind(*provider)
@@ -453,6 +455,9 @@ impl WriteTx for PgTx<'_> {
         .bind(received_at_us)
         .bind(&payload.content_type)
         .bind(&payload.sealed)
+        .bind(part.as_ref().map(|p| p.group.as_str()))
+        .bind(part.as_ref().map(|p| i64::from(p.number)))
+        .bind(part.as_ref().map(|p| i64::from(p.total)))
         .fetch_optional(&mut *self.0)
         .await?;
         Ok(id.is_some())

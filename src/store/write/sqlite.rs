@@ -336,6 +336,7 @@ impl WriteTx for SqliteTx<'_> {
             sender,
             body_sealed,
             keyword,
+            part,
             dedup_key,
             payload,
             received_at_us,
@@ -346,8 +347,10 @@ impl WriteTx for SqliteTx<'_> {
                 "INSERT INTO inbound_messages (dedup_key, provider, provider_message_id, \
                  sender_hash, sender_sealed, sender_masked, sender_country, \
                  recipient_identity, body_sealed, keyword, provider_occurred_at_us, \
-                 received_at_us, content_type, raw_payload_sealed) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+                 received_at_us, content_type, raw_payload_sealed, part_group, \
+                 part_number, part_total) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+                 ?17) \
                  ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
             )?
             .query_row(
@@ -366,6 +369,9 @@ impl WriteTx for SqliteTx<'_> {
                     received_at_us,
                     payload.content_type,
                     payload.sealed,
+                    part.as_ref().map(|p| p.group.as_str()),
+                    part.as_ref().map(|p| i64::from(p.number)),
+                    part.as_ref().map(|p| i64::from(p.total)),
                 ],
                 |row| row.get(0),
             )
