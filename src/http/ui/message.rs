@@ -17,7 +17,7 @@ use super::page::{Chrome, actor, now_us, render};
 use super::session::{Agent, ClientAddr, CsrfForm};
 use crate::app::AppState;
 use crate::crypto::DataCipher;
-use crate::domain::error_catalog::{ErrorNote, explain, status_note};
+use crate::domain::error_catalog::{CodeNote, explain_or_generic, raw_status_note};
 use crate::domain::guidance::next_step;
 use crate::domain::payload::readable_payload;
 use crate::domain::phone::mask_numbers_in_text;
@@ -73,7 +73,7 @@ struct Summary {
     template: String,
     use_case: String,
     user_ref: String,
-    error: Option<&'static ErrorNote>,
+    error: Option<CodeNote>,
     next_step: &'static str,
 }
 
@@ -81,7 +81,7 @@ struct EventRow {
     status: String,
     raw_status: String,
     error_code: Option<String>,
-    error: Option<&'static ErrorNote>,
+    error: Option<CodeNote>,
     provider_time: Option<Times>,
     received: Times,
     latency: String,
@@ -375,7 +375,7 @@ fn summary(m: &MessageRecord, zones: &Zones) -> Summary {
     let error = m
         .current_error_code
         .as_deref()
-        .and_then(|code| explain(&m.provider, code));
+        .and_then(|code| explain_or_generic(&m.provider, code));
     let action_text = match (&m.product_action_kind, &m.product_action_ref) {
         (None, None) => "—".to_owned(),
         (kind, reference) => format!(
@@ -402,7 +402,7 @@ fn summary(m: &MessageRecord, zones: &Zones) -> Summary {
             .unwrap_or_else(|| "none yet".to_owned()),
         error_code: m.current_error_code.clone(),
         is_final: m.is_final,
-        status_note: status_note(status),
+        status_note: raw_status_note(&m.provider, m.current_raw_status.as_deref(), status),
         requested: zones.times(m.created_at_us),
         sent: m.sent_at_us.map(|us| zones.times(us)),
         action_text,
@@ -417,13 +417,13 @@ fn summary(m: &MessageRecord, zones: &Zones) -> Summary {
         template: text_or_dash(&m.template_key),
         use_case: text_or_dash(&m.use_case),
         user_ref: text_or_dash(&m.user_ref),
-        error,
         next_step: next_step(
             status,
-            error,
+            error.as_ref().and_then(|note| note.entry),
             m.current_error_code.is_some(),
             now_us() - m.status_at_us,
         ),
+        error,
     }
 }
 
@@ -469,7 +469,7 @@ fn event_rows(
             error: e
                 .error_code
                 .as_deref()
-                .and_then(|code| explain(&e.provider, code)),
+                .and_then(|code| explain_or_generic(&e.provider, code)),
             provider_time: e.provider_occurred_at_us.map(|us| zones.times(us)),
             received: zones.times(e.received_at_us),
             latency: note
