@@ -16,6 +16,7 @@ mod review;
 mod ui_admin;
 mod ui_auth;
 mod ui_helpers;
+mod ui_notes;
 mod ui_pages;
 mod ui_sessions;
 mod verifications;

@@ -241,7 +241,7 @@ async fn load_page(
         next_attempt_at: format_instant(n.next_attempt_at_us, agent.zone),
     });
 
-    let (recipient, recipient_zone_note) = describe_recipient_zone(&message);
+    let (recipient, recipient_zone_note) = recipient_zone_of(&message, &state.cipher).shown();
     let zones = Zones {
         agent: agent.zone,
         recipient,
@@ -333,37 +333,19 @@ fn retry_row(r: RetryRecord, zone: Tz, origin: bool) -> RetryRow {
     }
 }
 
-fn describe_recipient_zone(m: &MessageRecord) -> (Option<Tz>, String) {
-    match recipient_zone(
+/// The recipient's zone. Their number is decrypted here, only to read its
+/// prefix: it goes no further than this function, onto no page and into no
+/// log. A number the retention policy removed leaves the country to go by.
+fn recipient_zone_of(m: &MessageRecord, cipher: &DataCipher) -> RecipientZone {
+    let number = (!m.recipient_sealed.is_empty())
+        .then(|| cipher.open(&m.recipient_sealed).ok())
+        .flatten()
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    recipient_zone(
         m.recipient_timezone.as_deref(),
+        number.as_deref(),
         m.destination_country.as_deref(),
-    ) {
-        RecipientZone::Given(zone) => (
-            Some(zone),
-            format!(
-                "The recipient's zone, {}, was given when the message was registered.",
-                zone.name()
-            ),
-        ),
-        RecipientZone::FromCountry(zone) => (
-            Some(zone),
-            format!(
-                "The recipient's zone, {}, is the only one of their country.",
-                zone.name()
-            ),
-        ),
-        RecipientZone::Ambiguous { country, zones } => (
-            None,
-            format!(
-                "The recipient's local time is not shown: {country} has {} time zones and none was given for this message.",
-                zones.len()
-            ),
-        ),
-        RecipientZone::Unknown => (
-            None,
-            "The recipient's local time is not shown: their country is unknown.".to_owned(),
-        ),
-    }
+    )
 }
 
 fn text_or_dash(value: &Option<String>) -> String {
@@ -539,13 +521,29 @@ mod tests {
             updated_at_us: 0,
             recipient_valid: true,
         };
-        let (zone, note) = describe_recipient_zone(&m);
+        let cipher = DataCipher::new(&crate::config::DataKey::from_bytes([3; 32]));
+        let zone_of = |m: &MessageRecord| recipient_zone_of(m, &cipher).shown();
+        let (zone, note) = zone_of(&m);
         assert_eq!(zone, Some(chrono_tz::Asia::Kolkata));
         assert!(note.contains("only one"), "{note}");
         m.destination_country = Some("US".into());
-        let (zone, note) = describe_recipient_zone(&m);
+        let (zone, note) = zone_of(&m);
         assert_eq!(zone, None);
         assert!(note.contains("time zones"), "{note}");
+        // The sealed number's area code settles what the country cannot.
+        m.recipient_sealed = cipher
+            .seal(b"+14155550100")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (zone, note) = zone_of(&m);
+        assert_eq!(zone, Some(chrono_tz::America::Los_Angeles));
+        assert!(note.contains("leading digits"), "{note}");
+        assert!(!note.contains("415"), "no digits of the number: {note}");
+        // A number sealed under another key is no number: the country decides.
+        let other = DataCipher::new(&crate::config::DataKey::from_bytes([4; 32]));
+        m.recipient_sealed = other
+            .seal(b"+14155550100")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(zone_of(&m).0, None);
         let zones = Zones {
             agent: Tz::UTC,
             recipient: None,
