@@ -2,7 +2,9 @@
 //! the error note of its current error code. Says only what the evidence
 //! supports: a delivery report is not proof that someone read the text.
 
-use super::error_catalog::ErrorNote;
+use super::error_catalog::{
+    ErrorNote, RESEND_IF_PHONE_OK, UNKNOWN_CODE_NEXT_STEP, WAIT_FOR_REPORT,
+};
 use super::status::DeliveryStatus;
 
 /// Messages without any report after this long are worth a look.
@@ -27,17 +29,12 @@ pub fn next_step(
             "No final report after an hour: the carrier may never confirm. Ask the user \
              whether it arrived; if not, resend once, then escalate with the message id."
         }
-        DeliveryStatus::Accepted | DeliveryStatus::Sent => {
-            "Wait a few minutes for the delivery report; most arrive within a minute or two."
-        }
-        DeliveryStatus::Expired => {
-            "Ask the user to check the phone is on and has signal, then resend once."
-        }
+        DeliveryStatus::Accepted | DeliveryStatus::Sent => WAIT_FOR_REPORT,
+        DeliveryStatus::Expired => RESEND_IF_PHONE_OK,
         DeliveryStatus::Undelivered | DeliveryStatus::Failed | DeliveryStatus::Rejected
             if has_error_code =>
         {
-            "This error code is not in our catalog yet: look it up in the provider's \
-             documentation, resend once, and escalate with the message id if it fails again."
+            UNKNOWN_CODE_NEXT_STEP
         }
         DeliveryStatus::Undelivered | DeliveryStatus::Failed | DeliveryStatus::Rejected => {
             "The provider gave no reason. Check the number with the user, resend once, and \

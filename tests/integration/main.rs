@@ -18,6 +18,7 @@ mod review;
 mod ui_admin;
 mod ui_auth;
 mod ui_helpers;
+mod ui_notes;
 mod ui_numbers;
 mod ui_pages;
 mod ui_sessions;

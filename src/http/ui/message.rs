@@ -15,7 +15,7 @@ use super::reveal::RevealForm;
 use super::session::{Agent, ClientAddr, CsrfForm};
 use crate::app::AppState;
 use crate::crypto::DataCipher;
-use crate::domain::error_catalog::{ErrorNote, explain, status_note};
+use crate::domain::error_catalog::{CodeNote, explain_or_generic, raw_status_note};
 use crate::domain::guidance::next_step;
 use crate::domain::inbound_parts::{InboundText, roll_up};
 use crate::domain::payload::readable_payload;
@@ -76,7 +76,7 @@ struct Summary {
     user_link: Option<String>,
     /// `/numbers/{ref}`: all traffic of the recipient's number.
     number_link: String,
-    error: Option<&'static ErrorNote>,
+    error: Option<CodeNote>,
     next_step: &'static str,
 }
 
@@ -84,7 +84,7 @@ struct EventRow {
     status: String,
     raw_status: String,
     error_code: Option<String>,
-    error: Option<&'static ErrorNote>,
+    error: Option<CodeNote>,
     provider_time: Option<Times>,
     received: Times,
     latency: String,
@@ -219,7 +219,7 @@ async fn load_page(
         next_attempt_at: format_instant(n.next_attempt_at_us, agent.zone),
     });
 
-    let (recipient, recipient_zone_note) = describe_recipient_zone(&message);
+    let (recipient, recipient_zone_note) = recipient_zone_of(&message, &state.cipher).shown();
     let zones = Zones {
         agent: agent.zone,
         recipient,
@@ -323,37 +323,19 @@ fn retry_row(r: RetryRecord, zone: Tz, origin: bool) -> RetryRow {
     }
 }
 
-fn describe_recipient_zone(m: &MessageRecord) -> (Option<Tz>, String) {
-    match recipient_zone(
+/// The recipient's zone. Their number is decrypted here, only to read its
+/// prefix: it goes no further than this function, onto no page and into no
+/// log. A number the retention policy removed leaves the country to go by.
+fn recipient_zone_of(m: &MessageRecord, cipher: &DataCipher) -> RecipientZone {
+    let number = (!m.recipient_sealed.is_empty())
+        .then(|| cipher.open(&m.recipient_sealed).ok())
+        .flatten()
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    recipient_zone(
         m.recipient_timezone.as_deref(),
+        number.as_deref(),
         m.destination_country.as_deref(),
-    ) {
-        RecipientZone::Given(zone) => (
-            Some(zone),
-            format!(
-                "The recipient's zone, {}, was given when the message was registered.",
-                zone.name()
-            ),
-        ),
-        RecipientZone::FromCountry(zone) => (
-            Some(zone),
-            format!(
-                "The recipient's zone, {}, is the only one of their country.",
-                zone.name()
-            ),
-        ),
-        RecipientZone::Ambiguous { country, zones } => (
-            None,
-            format!(
-                "The recipient's local time is not shown: {country} has {} time zones and none was given for this message.",
-                zones.len()
-            ),
-        ),
-        RecipientZone::Unknown => (
-            None,
-            "The recipient's local time is not shown: their country is unknown.".to_owned(),
-        ),
-    }
+    )
 }
 
 fn text_or_dash(value: &Option<String>) -> String {
@@ -365,7 +347,7 @@ fn summary(m: &MessageRecord, zones: &Zones) -> Summary {
     let error = m
         .current_error_code
         .as_deref()
-        .and_then(|code| explain(&m.provider, code));
+        .and_then(|code| explain_or_generic(&m.provider, code));
     let action_text = match (&m.product_action_kind, &m.product_action_ref) {
         (None, None) => "—".to_owned(),
         (kind, reference) => format!(
@@ -392,7 +374,7 @@ fn summary(m: &MessageRecord, zones: &Zones) -> Summary {
             .unwrap_or_else(|| "none yet".to_owned()),
         error_code: m.current_error_code.clone(),
         is_final: m.is_final,
-        status_note: status_note(status),
+        status_note: raw_status_note(&m.provider, m.current_raw_status.as_deref(), status),
         requested: zones.times(m.created_at_us),
         sent: m.sent_at_us.map(|us| zones.times(us)),
         action_text,
@@ -409,13 +391,13 @@ fn summary(m: &MessageRecord, zones: &Zones) -> Summary {
         user_ref: text_or_dash(&m.user_ref),
         user_link: m.user_ref.as_deref().map(super::users::user_path),
         number_link: super::numbers::number_path(&m.recipient_hash),
-        error,
         next_step: next_step(
             status,
-            error,
+            error.as_ref().and_then(|note| note.entry),
             m.current_error_code.is_some(),
             now_us() - m.status_at_us,
         ),
+        error,
     }
 }
 
@@ -468,7 +450,7 @@ fn event_rows(
             error: e
                 .error_code
                 .as_deref()
-                .and_then(|code| explain(&e.provider, code)),
+                .and_then(|code| explain_or_generic(&e.provider, code)),
             provider_time: e.provider_occurred_at_us.map(|us| zones.times(us)),
             received: zones.times(e.received_at_us),
             latency: note
@@ -538,13 +520,29 @@ mod tests {
             updated_at_us: 0,
             recipient_valid: true,
         };
-        let (zone, note) = describe_recipient_zone(&m);
+        let cipher = DataCipher::new(&crate::config::DataKey::from_bytes([3; 32]));
+        let zone_of = |m: &MessageRecord| recipient_zone_of(m, &cipher).shown();
+        let (zone, note) = zone_of(&m);
         assert_eq!(zone, Some(chrono_tz::Asia::Kolkata));
         assert!(note.contains("only one"), "{note}");
         m.destination_country = Some("US".into());
-        let (zone, note) = describe_recipient_zone(&m);
+        let (zone, note) = zone_of(&m);
         assert_eq!(zone, None);
         assert!(note.contains("time zones"), "{note}");
+        // The sealed number's area code settles what the country cannot.
+        m.recipient_sealed = cipher
+            .seal(b"+14155550100")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (zone, note) = zone_of(&m);
+        assert_eq!(zone, Some(chrono_tz::America::Los_Angeles));
+        assert!(note.contains("leading digits"), "{note}");
+        assert!(!note.contains("415"), "no digits of the number: {note}");
+        // A number sealed under another key is no number: the country decides.
+        let other = DataCipher::new(&crate::config::DataKey::from_bytes([4; 32]));
+        m.recipient_sealed = other
+            .seal(b"+14155550100")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(zone_of(&m).0, None);
         let zones = Zones {
             agent: Tz::UTC,
             recipient: None,

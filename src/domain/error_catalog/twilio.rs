@@ -1,103 +1,18 @@
-//! Plain-language notes on provider error codes and on our normalized
-//! statuses, written for support agents who read them out to users.
-//!
-//! The official names, finality and categories come from the team's research
-//! table (`error_codes.tsv`); the meanings and next steps are ours. They say no
-//! more than the code does: when a code does not tell why, the note says so.
+//! Twilio: `ErrorCode` of a status callback (digits, e.g. `30003`) and the
+//! `MessageStatus` words.
 
-use super::status::DeliveryStatus;
+use super::Finality::{Final, Maybe, NotFinal};
+use super::*;
 
-use Finality::{Final, Maybe, NotFinal};
+pub(super) static CATALOG: ProviderCatalog = ProviderCatalog {
+    errors: ERRORS,
+    statuses: STATUSES,
+};
 
-/// Whether a message carrying this error can still change status by itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Finality {
-    Final,
-    NotFinal,
-    /// The provider's documentation leaves it open, or it depends on the carrier.
-    Maybe,
-}
-
-/// What an error code means, for an agent talking to a user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ErrorNote {
-    pub code: &'static str,
-    /// Exactly as the provider names it, so agents can search the provider's docs.
-    pub official_name: &'static str,
-    pub finality: Finality,
-    pub category: &'static str,
-    pub meaning: &'static str,
-    pub next_step: &'static str,
-}
-
-/// The note for a provider's error code; `None` for providers and codes not
-/// in the catalog yet.
-pub fn explain(provider: &str, code: &str) -> Option<&'static ErrorNote> {
-    let table = if provider.trim().eq_ignore_ascii_case("twilio") {
-        TWILIO
-    } else {
-        return None;
-    };
-    let code = code.trim();
-    table.iter().find(|note| note.code == code)
-}
-
-/// What a normalized status tells a user, and what it does not.
-pub fn status_note(status: DeliveryStatus) -> &'static str {
-    match status {
-        DeliveryStatus::Accepted => {
-            "The SMS provider has taken our request to send the message. It has not \
-             been handed to the mobile carrier yet, as far as we know."
-        }
-        DeliveryStatus::Sent => {
-            "The SMS provider handed the message to the mobile carrier. There is no \
-             delivery confirmation yet, and some carriers never send one."
-        }
-        DeliveryStatus::Delivered => {
-            "The mobile carrier reported that the message reached the phone. This does \
-             not show whether anyone has opened or looked at it."
-        }
-        DeliveryStatus::Undelivered => {
-            "The mobile carrier reported that it could not get the message to the \
-             phone. The error code, when there is one, may say why."
-        }
-        DeliveryStatus::Failed => {
-            "The message was not sent, or was canceled before it went out. The error \
-             code, when there is one, may say why."
-        }
-        DeliveryStatus::Expired => {
-            "The message was not delivered within its time limit and the carrier \
-             stopped trying. This often happens when the phone is off or has no signal \
-             for a long time."
-        }
-        DeliveryStatus::Rejected => {
-            "The SMS provider or the mobile carrier refused the message. The error \
-             code, when there is one, may say why."
-        }
-        DeliveryStatus::Unknown => {
-            "The provider reported a state that says neither delivered nor failed. We \
-             cannot tell whether the message reached the phone."
-        }
-    }
-}
-
-const RESEND_IF_PHONE_OK: &str =
-    "Ask the user to check the phone is on and has signal, then resend once.";
-const ESCALATE_REGISTRATION: &str = "Do not resend yet. Escalate to the messaging team: our \
-     sender needs registration for this destination.";
-const ESCALATE_ACCOUNT: &str = "Do not resend yet. Escalate to the messaging team: our \
-     account settings need attention.";
-const RESEND_ONCE_THEN_ESCALATE: &str = "Resend once. If it fails again, escalate to the \
-     messaging team with the message id.";
-const ESCALATE_FILTERING: &str = "Do not resend the same text. Escalate to the messaging \
-     team with the message id so they can review the content or sender.";
-const ASK_FOR_MOBILE: &str = "Do not resend: this number cannot receive text messages. Ask \
-     the user for a mobile number.";
 const TOLL_FREE_REJECTED: &str = "Do not resend yet. Escalate to the messaging team: the \
      toll-free number's verification must be fixed and resubmitted.";
 
-/// Twilio's numeric error codes (the `ErrorCode` of a status callback).
-static TWILIO: &[ErrorNote] = &[
+const ERRORS: &[ErrorNote] = &[
     ErrorNote {
         code: "30001",
         official_name: "Queue overflow",
@@ -115,8 +30,7 @@ static TWILIO: &[ErrorNote] = &[
         category: "account/config",
         meaning: "Our messaging account with the provider is suspended, so the message was \
                   not sent. Nothing is wrong with the user's phone.",
-        next_step: "Do not resend. Escalate to the messaging team now: every message will \
-                    fail until the account is restored.",
+        next_step: ACCOUNT_SUSPENDED,
     },
     ErrorNote {
         code: "30003",
@@ -144,7 +58,7 @@ static TWILIO: &[ErrorNote] = &[
         finality: Final,
         category: "number invalid/not capable",
         meaning: "The carrier says this number does not exist or is no longer in service.",
-        next_step: "Do not resend. Confirm the number with the user and correct it.",
+        next_step: CORRECT_THE_NUMBER,
     },
     ErrorNote {
         code: "30006",
@@ -170,8 +84,7 @@ static TWILIO: &[ErrorNote] = &[
         finality: Maybe,
         category: "unknown",
         meaning: "The message was not delivered and the carrier did not say why.",
-        next_step: "Ask the user to check the phone is on and has signal, then resend \
-                    once. If it fails again, escalate to the messaging team.",
+        next_step: NO_REASON_GIVEN,
     },
     ErrorNote {
         code: "30009",
@@ -208,7 +121,7 @@ static TWILIO: &[ErrorNote] = &[
         category: "network/provider fault",
         meaning: "The carrier's network was too busy to take the message. This is usually \
                   temporary.",
-        next_step: "Wait a few minutes, then resend once.",
+        next_step: RESEND_AFTER_NETWORK_FAULT,
     },
     ErrorNote {
         code: "30018",
@@ -225,8 +138,7 @@ static TWILIO: &[ErrorNote] = &[
         finality: Final,
         category: "content",
         meaning: "The message, or its attachment, was larger than the carrier accepts.",
-        next_step: "Do not resend as it is. Escalate to the messaging team to shorten the \
-                    message.",
+        next_step: SHORTEN_THE_MESSAGE,
     },
     ErrorNote {
         code: "30020",
@@ -253,8 +165,7 @@ static TWILIO: &[ErrorNote] = &[
         category: "rate/queue",
         meaning: "We sent messages faster than US carriers allow for our registered \
                   sender, so this one was refused.",
-        next_step: "Resend once in a few minutes. If it keeps happening, escalate to the \
-                    messaging team.",
+        next_step: RESEND_SOON,
     },
     ErrorNote {
         code: "30023",
@@ -379,8 +290,7 @@ static TWILIO: &[ErrorNote] = &[
         category: "content",
         meaning: "The message was stopped because it looked like two automatic systems \
                   texting each other in a loop.",
-        next_step: "Do not resend. Escalate to the messaging team if a real person was \
-                    meant to get it.",
+        next_step: MESSAGE_LOOP,
     },
     ErrorNote {
         code: "30040",
@@ -436,8 +346,7 @@ static TWILIO: &[ErrorNote] = &[
         category: "unknown",
         meaning: "No delivery confirmation came back for this message, so it may or may not \
                   have arrived; the carrier did not say why.",
-        next_step: "Ask the user whether the message arrived. If not, ask them to check the \
-                    phone is on and has signal, then resend once.",
+        next_step: ASK_WHETHER_IT_ARRIVED,
     },
     ErrorNote {
         code: "30110",
@@ -509,7 +418,7 @@ static TWILIO: &[ErrorNote] = &[
         finality: Final,
         category: "number invalid/not capable",
         meaning: "The number the message was addressed to is not a valid phone number.",
-        next_step: "Do not resend. Confirm the number with the user and correct it.",
+        next_step: CORRECT_THE_NUMBER,
     },
     ErrorNote {
         code: "21408",
@@ -519,8 +428,7 @@ static TWILIO: &[ErrorNote] = &[
         category: "account/config",
         meaning: "Our account is not allowed to send messages to the country of this \
                   number, so the message was not sent.",
-        next_step: "Do not resend yet. Escalate to the messaging team: sending to this \
-                    country must be switched on.",
+        next_step: COUNTRY_NOT_ENABLED,
     },
     ErrorNote {
         code: "21606",
@@ -539,8 +447,7 @@ static TWILIO: &[ErrorNote] = &[
         category: "recipient opt-out/block",
         meaning: "This number has opted out of messages from our number (for example by \
                   replying STOP), so the message was not sent.",
-        next_step: "Do not resend yet. Ask the user to reply START to our number to opt \
-                    back in, then resend.",
+        next_step: OPT_BACK_IN,
     },
     ErrorNote {
         code: "21611",
@@ -549,8 +456,7 @@ static TWILIO: &[ErrorNote] = &[
         category: "rate/queue",
         meaning: "Too many messages were already waiting to go out from our number, so this \
                   one was refused.",
-        next_step: "Resend once in a few minutes. If it keeps happening, escalate to the \
-                    messaging team.",
+        next_step: RESEND_SOON,
     },
     ErrorNote {
         code: "21612",
@@ -609,280 +515,91 @@ static TWILIO: &[ErrorNote] = &[
     },
 ];
 
-#[cfg(test)]
-mod tests {
-    use std::collections::HashSet;
-
-    use super::*;
-
-    /// Every numeric Twilio code of `error_codes.tsv`, with its finality column,
-    /// copied here because CI runs without the research folder.
-    const TSV_TWILIO: [(&str, &str); 54] = [
-        ("30001", "maybe"),
-        ("30002", "yes"),
-        ("30003", "maybe"),
-        ("30004", "yes"),
-        ("30005", "yes"),
-        ("30006", "yes"),
-        ("30007", "yes"),
-        ("30008", "maybe"),
-        ("30009", "yes"),
-        ("30010", "yes"),
-        ("30011", "yes"),
-        ("30017", "maybe"),
-        ("30018", "maybe"),
-        ("30019", "yes"),
-        ("30020", "maybe"),
-        ("30021", "maybe"),
-        ("30022", "maybe"),
-        ("30023", "maybe"),
-        ("30024", "maybe"),
-        ("30025", "no"),
-        ("30026", "no"),
-        ("30027", "maybe"),
-        ("30032", "yes"),
-        ("30033", "yes"),
-        ("30034", "yes"),
-        ("30035", "maybe"),
-        ("30036", "maybe"),
-        ("30037", "yes"),
-        ("30038", "yes"),
-        ("30039", "yes"),
-        ("30040", "yes"),
-        ("30041", "yes"),
-        ("30042", "yes"),
-        ("30043", "yes"),
-        ("30044", "yes"),
-        ("30046", "maybe"),
-        ("30110", "yes"),
-        ("30410", "maybe"),
-        ("30450", "maybe"),
-        ("30453", "maybe"),
-        ("30454", "maybe"),
-        ("30485", "maybe"),
-        ("30500", "maybe"),
-        ("21211", "yes"),
-        ("21408", "yes"),
-        ("21606", "yes"),
-        ("21610", "yes"),
-        ("21611", "yes"),
-        ("21612", "yes"),
-        ("21614", "yes"),
-        ("21635", "yes"),
-        ("30445", "yes"),
-        ("30446", "yes"),
-        ("30476", "yes"),
-    ];
-
-    const CATEGORIES: [&str; 10] = [
-        "rate/queue",
-        "account/config",
-        "handset/unreachable",
-        "recipient opt-out/block",
-        "number invalid/not capable",
-        "carrier filtering/spam",
-        "unknown",
-        "network/provider fault",
-        "sender registration/compliance",
-        "content",
-    ];
-
-    fn words(text: &str) -> Vec<String> {
-        text.split(|c: char| !c.is_ascii_alphabetic())
-            .filter(|w| !w.is_empty())
-            .map(str::to_ascii_lowercase)
-            .collect()
-    }
-
-    /// Whether `text` claims a person saw the message: no provider knows that.
-    fn claims_it_was_read(text: &str) -> bool {
-        let lower = text.to_ascii_lowercase();
-        words(text)
-            .iter()
-            .any(|w| matches!(w.as_str(), "read" | "seen"))
-            || ["received by", "user received", "user got", "user saw"]
-                .iter()
-                .any(|phrase| lower.contains(phrase))
-    }
-
-    #[test]
-    fn every_numeric_twilio_code_of_the_research_table_is_explained() {
-        for (code, finality) in TSV_TWILIO {
-            let note = explain("twilio", code).unwrap_or_else(|| panic!("{code} missing"));
-            let expected = match finality {
-                "yes" => Final,
-                "no" => NotFinal,
-                _ => Maybe,
-            };
-            assert_eq!(note.finality, expected, "{code}");
-        }
-        assert_eq!(TWILIO.len(), TSV_TWILIO.len(), "a code not in the table");
-    }
-
-    #[test]
-    fn codes_are_unique_and_numeric() {
-        let mut seen = HashSet::new();
-        for note in TWILIO {
-            assert!(seen.insert(note.code), "{} twice", note.code);
-            assert!(
-                !note.code.is_empty() && note.code.bytes().all(|b| b.is_ascii_digit()),
-                "{:?}",
-                note.code
-            );
-        }
-    }
-
-    #[test]
-    fn notes_are_filled_in_and_short() {
-        for note in TWILIO {
-            for (field, text) in [
-                ("official_name", note.official_name),
-                ("meaning", note.meaning),
-                ("next_step", note.next_step),
-            ] {
-                assert_eq!(text.trim(), text, "{} {field} has stray spaces", note.code);
-                assert!(!text.is_empty(), "{} {field} is empty", note.code);
-                assert!(
-                    !text.contains("  "),
-                    "{} {field} has a double space",
-                    note.code
-                );
-            }
-            for (field, text) in [("meaning", note.meaning), ("next_step", note.next_step)] {
-                assert!(
-                    text.ends_with('.'),
-                    "{} {field} is not a sentence",
-                    note.code
-                );
-                let sentences = text.matches(". ").count() + 1;
-                assert!(
-                    sentences <= 2,
-                    "{} {field} has {sentences} sentences",
-                    note.code
-                );
-            }
-            assert!(
-                CATEGORIES.contains(&note.category),
-                "{} has category {:?}",
-                note.code,
-                note.category
-            );
-        }
-    }
-
-    #[test]
-    fn official_names_are_kept_verbatim() {
-        let by_code = |code| explain("twilio", code).map(|n| n.official_name);
-        assert_eq!(by_code("30003"), Some("Unreachable destination handset"));
-        assert_eq!(
-            by_code("30046"),
-            Some("Message delivery not confirmed [unconfirmed]")
-        );
-        assert_eq!(by_code("21211"), Some("Invalid 'To' Phone Number"));
-        assert_eq!(
-            by_code("21408"),
-            Some(
-                "Permission to send an SMS or MMS has not been enabled for the region \
-                 indicated by the 'To' number"
-            )
-        );
-        assert_eq!(
-            by_code("30446"),
-            Some(
-                "Toll Free verification rejection - Opt-in not sufficient: express consent \
-                 required"
-            )
-        );
-    }
-
-    #[test]
-    fn provider_is_matched_case_insensitively() {
-        for provider in ["twilio", "Twilio", "TWILIO", " twilio "] {
-            assert_eq!(
-                explain(provider, "30003").map(|n| n.code),
-                Some("30003"),
-                "{provider:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn unknown_codes_and_providers_have_no_note() {
-        for code in [
-            "",
-            "0",
-            "3000",
-            "300030",
-            "99999",
-            "status:delivered",
-            "delivered",
-        ] {
-            assert_eq!(explain("twilio", code), None, "{code:?}");
-        }
-        for provider in ["vonage", "telnyx", "sinch", "", "twilio2", "twil"] {
-            assert_eq!(explain(provider, "30003"), None, "{provider:?}");
-        }
-    }
-
-    #[test]
-    fn the_next_steps_use_the_agreed_wording() {
-        let step = |code| explain("twilio", code).map(|n| n.next_step);
-        assert_eq!(
-            step("30003"),
-            Some("Ask the user to check the phone is on and has signal, then resend once.")
-        );
-        assert!(step("21610").is_some_and(|s| s.contains("reply START")));
-        for code in ["30018", "30034", "30040", "30041"] {
-            assert!(
-                step(code).is_some_and(|s| s.contains("needs registration")),
-                "{code}"
-            );
-        }
-        for code in ["30005", "30006", "21211", "21614", "21635"] {
-            assert!(
-                step(code).is_some_and(|s| s.starts_with("Do not resend")),
-                "{code}"
-            );
-        }
-    }
-
-    #[test]
-    fn codes_that_give_no_reason_say_so() {
-        for code in ["30008", "30046", "30453", "30485"] {
-            let meaning = explain("twilio", code)
-                .map(|n| n.meaning)
-                .unwrap_or_default();
-            assert!(meaning.contains("did not say why"), "{code}: {meaning}");
-        }
-    }
-
-    #[test]
-    fn no_note_claims_a_person_read_the_message() {
-        for status in DeliveryStatus::ALL {
-            let note = status_note(status);
-            assert!(!note.is_empty(), "{status}");
-            assert!(!claims_it_was_read(note), "{status}: {note}");
-        }
-        for note in TWILIO {
-            assert!(!claims_it_was_read(note.meaning), "{}", note.code);
-            assert!(!claims_it_was_read(note.next_step), "{}", note.code);
-        }
-        // The check itself catches the claims it is there for.
-        assert!(claims_it_was_read("The user has read it."));
-        assert!(claims_it_was_read("It was received by the user."));
-        assert!(!claims_it_was_read(
-            "It has reached the phone; we are ready."
-        ));
-    }
-
-    #[test]
-    fn status_notes_stay_within_what_each_status_proves() {
-        let note = status_note;
-        assert!(note(DeliveryStatus::Accepted).contains("taken our request"));
-        assert!(note(DeliveryStatus::Sent).contains("no delivery confirmation yet"));
-        assert!(note(DeliveryStatus::Delivered).contains("carrier reported"));
-        assert!(note(DeliveryStatus::Delivered).contains("does not show"));
-        let distinct: HashSet<_> = DeliveryStatus::ALL.into_iter().map(note).collect();
-        assert_eq!(distinct.len(), DeliveryStatus::ALL.len());
-    }
-}
+/// `MessageStatus` words of a status callback.
+const STATUSES: &[ErrorNote] = &[
+    ErrorNote {
+        code: "accepted",
+        official_name: "accepted",
+        finality: NotFinal,
+        category: "status",
+        meaning: "Twilio has taken our request and is choosing how to send it. Nothing has \
+                  gone to the carrier yet.",
+        next_step: WAIT_FOR_REPORT,
+    },
+    ErrorNote {
+        code: "scheduled",
+        official_name: "scheduled",
+        finality: NotFinal,
+        category: "status",
+        meaning: "The message is scheduled to go out later; it has not been sent yet.",
+        next_step: "Wait until the scheduled time. If the user needs it now, escalate to the \
+                    messaging team.",
+    },
+    ErrorNote {
+        code: "queued",
+        official_name: "queued",
+        finality: NotFinal,
+        category: "status",
+        meaning: "Twilio has the message waiting in line to go out from our number. Nothing \
+                  has gone to the carrier yet.",
+        next_step: WAIT_FOR_REPORT,
+    },
+    ErrorNote {
+        code: "sending",
+        official_name: "sending",
+        finality: NotFinal,
+        category: "status",
+        meaning: "Twilio is handing the message to the mobile carrier right now.",
+        next_step: WAIT_FOR_REPORT,
+    },
+    ErrorNote {
+        code: "sent",
+        official_name: "sent",
+        finality: Maybe,
+        category: "status",
+        meaning: SENT_MAYBE_LAST,
+        next_step: WAIT_THEN_ASK,
+    },
+    ErrorNote {
+        code: "delivered",
+        official_name: "delivered",
+        finality: Final,
+        category: "status",
+        meaning: DELIVERED_MEANING,
+        next_step: DELIVERED_NEXT_STEP,
+    },
+    ErrorNote {
+        code: "undelivered",
+        official_name: "undelivered",
+        finality: Final,
+        category: "status",
+        meaning: UNDELIVERED_MEANING,
+        next_step: FOLLOW_THE_ERROR_CODE,
+    },
+    ErrorNote {
+        code: "failed",
+        official_name: "failed",
+        finality: Final,
+        category: "status",
+        meaning: "Twilio could not send the message, so it never reached the carrier. The \
+                  error code, when there is one, may say why.",
+        next_step: FOLLOW_THE_ERROR_CODE,
+    },
+    ErrorNote {
+        code: "canceled",
+        official_name: "canceled",
+        finality: Final,
+        category: "status",
+        meaning: "The message was canceled before it was sent, so it never went out.",
+        next_step: "Resend if the user still needs the message.",
+    },
+    ErrorNote {
+        code: "read",
+        official_name: "read",
+        finality: Final,
+        category: "status",
+        meaning: "A chat app such as WhatsApp told Twilio the message was opened on the \
+                  device; text messages never carry such a report. We count it as delivered.",
+        next_step: DELIVERED_NEXT_STEP,
+    },
+];
