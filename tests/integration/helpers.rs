@@ -249,11 +249,17 @@ impl TestApp {
 
     /// Registers a message for `provider_message_id` on Twilio and returns its id.
     pub async fn register_twilio(&self, provider_message_id: &str) -> String {
+        self.register_on("twilio", provider_message_id).await
+    }
+
+    /// Registers a message to +14155550100 for `provider_message_id` on
+    /// `provider` and returns its id.
+    pub async fn register_on(&self, provider: &str, provider_message_id: &str) -> String {
         let response = self
             .register(&json!({
                 "idempotency_key": format!("key-{provider_message_id}"),
                 "to": "+14155550100",
-                "provider": "twilio",
+                "provider": provider,
                 "provider_message_id": provider_message_id,
             }))
             .await;
@@ -284,6 +290,19 @@ impl TestApp {
             .as_str()
             .unwrap_or_default()
             .to_owned()
+    }
+
+    /// A refused callback leaves no trace in any table a callback can write.
+    pub async fn assert_nothing_stored(&self) {
+        for table in [
+            "message_events",
+            "event_duplicates",
+            "review_items",
+            "unmatched_callbacks",
+            "inbound_messages",
+        ] {
+            assert_eq!(self.db.count(table).await, 0, "{table}");
+        }
     }
 
     pub async fn event_count(&self, id: &str) -> usize {

@@ -11,6 +11,8 @@ mod helpers;
 mod metrics;
 mod migrations;
 mod notify;
+mod provider_plivo;
+mod provider_telnyx;
 mod reconcile;
 mod retention;
 mod review;
