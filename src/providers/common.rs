@@ -229,6 +229,62 @@ pub(crate) fn with_plus(raw: &str) -> String {
     raw.to_owned()
 }
 
+/// The providers' unit tests build their requests with this.
+#[cfg(test)]
+pub(crate) mod testing {
+    use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
+    use chrono::{DateTime, Utc};
+
+    use super::WebhookRequest;
+
+    /// Owned name/value pairs, as a decoded form gives them.
+    pub(crate) fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    pub(crate) struct TestRequest {
+        pub(crate) method: Method,
+        pub(crate) url: String,
+        pub(crate) headers: HeaderMap,
+        pub(crate) body: Vec<u8>,
+        pub(crate) now: DateTime<Utc>,
+    }
+
+    impl TestRequest {
+        /// A POST of `body` to `url`, received now, without headers.
+        pub(crate) fn post(url: &str, body: impl Into<Vec<u8>>) -> Self {
+            Self {
+                method: Method::POST,
+                url: url.to_owned(),
+                headers: HeaderMap::new(),
+                body: body.into(),
+                now: Utc::now(),
+            }
+        }
+
+        /// Sets header `name` (any case) to `value`.
+        pub(crate) fn set(&mut self, name: &str, value: &str) -> &mut Self {
+            self.headers.insert(
+                HeaderName::from_bytes(name.as_bytes()).expect("test header name"),
+                HeaderValue::from_str(value).expect("test header value"),
+            );
+            self
+        }
+
+        pub(crate) fn request(&self) -> WebhookRequest<'_> {
+            WebhookRequest {
+                method: &self.method,
+                url: &self.url,
+                headers: &self.headers,
+                body: &self.body,
+                now: self.now,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::{HeaderName, HeaderValue};

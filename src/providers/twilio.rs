@@ -328,6 +328,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::super::common::decode_form;
+    use super::super::common::testing::pairs;
     use super::*;
 
     const TOKEN: &str = "12345";
@@ -337,12 +338,6 @@ mod tests {
     const T12_HASH: &str = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
     const EMPTY_OBJECT_HASH: &str =
         "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
-
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect()
-    }
 
     fn default_params() -> Vec<(String, String)> {
         pairs(&[

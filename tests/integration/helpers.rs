@@ -305,6 +305,15 @@ impl TestApp {
         }
     }
 
+    /// `smstrail_callbacks_total` for `provider` and `outcome` reads `count`.
+    pub async fn assert_callbacks(&self, provider: &str, outcome: &str, count: usize) {
+        let metrics = self.metrics().await;
+        let line = format!(
+            r#"smstrail_callbacks_total{{provider="{provider}",outcome="{outcome}"}} {count}"#
+        );
+        assert!(metrics.contains(&line), "{line} is not in:\n{metrics}");
+    }
+
     pub async fn event_count(&self, id: &str) -> usize {
         self.message(id).await["events"]
             .as_array()
@@ -398,6 +407,26 @@ pub fn signed_status(
         .post(format!("{base}{path}"))
         .header("X-Twilio-Signature", signature)
         .form(&params)
+}
+
+/// A 401 answered the way smstrail refuses a signature.
+pub async fn assert_unauthorized(response: Response, case: &str) {
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{case}");
+    let error: Value = response.json().await.expect("json error");
+    assert_eq!(error["error"]["code"], "unauthorized", "{case}");
+}
+
+/// The raw statuses of a message's timeline, in its order.
+pub fn raw_statuses(message: &Value) -> Vec<String> {
+    message["events"]
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .map(|e| e["raw_status"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub fn now_unix() -> i64 {

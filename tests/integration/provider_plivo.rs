@@ -2,7 +2,6 @@
 
 use axum::http::Method;
 use reqwest::{Response, StatusCode};
-use serde_json::Value;
 use smstrail::providers::plivo;
 use smstrail::store::ReviewKind;
 
@@ -104,14 +103,9 @@ async fn status_callbacks_build_the_timeline_and_summary() {
     let message = app.message(&id).await;
     assert_eq!(message["current_status"], "delivered");
     assert_eq!(message["is_final"], true);
-    let events = message["events"].as_array().unwrap();
-    let raw: Vec<_> = events
-        .iter()
-        .map(|e| e["raw_status"].as_str().unwrap())
-        .collect();
-    assert_eq!(raw, ["queued", "sent", "delivered"]);
+    assert_eq!(raw_statuses(&message), ["queued", "sent", "delivered"]);
     assert_eq!(
-        events[2]["provider_occurred_at"],
+        message["events"][2]["provider_occurred_at"],
         "2026-11-26T10:00:05.771020Z"
     );
 }
@@ -206,16 +200,11 @@ async fn forged_and_retargeted_callbacks_are_401_and_write_nothing() {
     let refused = cases.len();
     for (case, headers) in cases {
         let response = post_form(&app, STATUS_PATH, &params, &headers).await;
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{case}");
-        let error: Value = response.json().await.unwrap();
-        assert_eq!(error["error"]["code"], "unauthorized", "{case}");
+        assert_unauthorized(response, case).await;
     }
     app.assert_nothing_stored().await;
-    let metrics = app.metrics().await;
-    let line = format!(
-        r#"smstrail_callbacks_total{{provider="plivo",outcome="rejected_signature"}} {refused}"#
-    );
-    assert!(metrics.contains(&line), "{metrics}");
+    app.assert_callbacks("plivo", "rejected_signature", refused)
+        .await;
 }
 
 /// Plivo signs no timestamp, so a replay cannot be called stale: the same
@@ -237,11 +226,7 @@ async fn replays_and_retries_are_stored_once() {
     );
     assert_eq!(app.event_count(&id).await, 1);
     assert_eq!(app.db.count("message_events").await, 1);
-    let metrics = app.metrics().await;
-    assert!(
-        metrics.contains(r#"smstrail_callbacks_total{provider="plivo",outcome="duplicate"} 3"#),
-        "{metrics}"
-    );
+    app.assert_callbacks("plivo", "duplicate", 3).await;
 }
 
 #[tokio::test]

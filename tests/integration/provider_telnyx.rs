@@ -95,14 +95,9 @@ async fn sent_then_finalized_builds_the_timeline_and_summary() {
     let message = app.message(&id).await;
     assert_eq!(message["current_status"], "delivered");
     assert_eq!(message["is_final"], true);
-    let events = message["events"].as_array().unwrap();
-    let raw: Vec<_> = events
-        .iter()
-        .map(|e| e["raw_status"].as_str().unwrap())
-        .collect();
-    assert_eq!(raw, ["sent", "delivered"]);
+    assert_eq!(raw_statuses(&message), ["sent", "delivered"]);
     assert_eq!(
-        events[1]["provider_occurred_at"],
+        message["events"][1]["provider_occurred_at"],
         "2026-11-26T10:00:04.250000Z"
     );
 }
@@ -189,9 +184,7 @@ async fn forged_stale_and_missing_signatures_are_401_and_write_nothing() {
     let refused = cases.len() + 2;
     for (case, timestamp, signature, body) in cases {
         let response = post(&app, "status", &timestamp, &signature, body).await;
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{case}");
-        let error: Value = response.json().await.unwrap();
-        assert_eq!(error["error"]["code"], "unauthorized", "{case}");
+        assert_unauthorized(response, case).await;
     }
     let no_signature = app
         .client
@@ -213,11 +206,8 @@ async fn forged_stale_and_missing_signatures_are_401_and_write_nothing() {
     assert_eq!(no_timestamp.status(), StatusCode::UNAUTHORIZED);
 
     app.assert_nothing_stored().await;
-    let metrics = app.metrics().await;
-    let line = format!(
-        r#"smstrail_callbacks_total{{provider="telnyx",outcome="rejected_signature"}} {refused}"#
-    );
-    assert!(metrics.contains(&line), "{metrics}");
+    app.assert_callbacks("telnyx", "rejected_signature", refused)
+        .await;
 }
 
 /// The signature covers the timestamp and the body, not the URL: a replay
@@ -250,11 +240,7 @@ async fn replays_retries_and_the_other_route_are_stored_once() {
     }
     assert_eq!(app.event_count(&id).await, 1);
     assert_eq!(app.db.count("message_events").await, 1);
-    let metrics = app.metrics().await;
-    assert!(
-        metrics.contains(r#"smstrail_callbacks_total{provider="telnyx",outcome="duplicate"} 4"#),
-        "{metrics}"
-    );
+    app.assert_callbacks("telnyx", "duplicate", 4).await;
 }
 
 #[tokio::test]
@@ -287,12 +273,11 @@ async fn out_of_order_events_keep_the_final_status() {
     }
     let message = app.message(&id).await;
     assert_eq!(message["current_status"], "delivered");
-    let events = message["events"].as_array().unwrap();
-    let raw: Vec<_> = events
-        .iter()
-        .map(|e| e["raw_status"].as_str().unwrap())
-        .collect();
-    assert_eq!(raw, ["queued", "sent", "delivered"], "provider time order");
+    assert_eq!(
+        raw_statuses(&message),
+        ["queued", "sent", "delivered"],
+        "provider time order"
+    );
 }
 
 #[tokio::test]

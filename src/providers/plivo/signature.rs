@@ -113,13 +113,8 @@ fn joined_query(pairs: &[(String, String)]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::common::testing::pairs;
     use super::*;
-
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn signed_url_shapes() {

@@ -1,11 +1,12 @@
 //! providers.md §3.5: the RFC 8032 key pair, the self-generated vectors TX0
 //! to TX2, and the SDKs' behavioural cases.
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
+use axum::http::{HeaderValue, Method};
 use chrono::{DateTime, TimeZone, Utc};
 use ed25519_dalek::Verifier;
 use proptest::prelude::*;
 
+use super::super::common::testing::TestRequest;
 use super::*;
 use crate::domain::{DeliveryReport, DeliveryStatus};
 
@@ -29,52 +30,22 @@ fn instant(ts: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(ts, 0).unwrap()
 }
 
-struct Req {
-    method: Method,
-    headers: HeaderMap,
-    body: Vec<u8>,
-    now: DateTime<Utc>,
+/// A request sent at `ts` and received at that same instant.
+fn request_at(ts: &str, signature: &str, body: &str) -> TestRequest {
+    let mut req = TestRequest::post("https://example.com/webhooks/telnyx/status", body);
+    req.now = instant(ts.parse().unwrap_or(TS));
+    req.set(TIMESTAMP_HEADER, ts)
+        .set(SIGNATURE_HEADER, signature);
+    req
 }
 
-impl Req {
-    /// A request sent at `ts` and received at that same instant.
-    fn new(ts: &str, signature: &str, body: &str) -> Self {
-        let mut req = Self {
-            method: Method::POST,
-            headers: HeaderMap::new(),
-            body: body.as_bytes().to_vec(),
-            now: instant(ts.parse().unwrap_or(TS)),
-        };
-        req.set(TIMESTAMP_HEADER, ts);
-        req.set(SIGNATURE_HEADER, signature);
-        req
-    }
+/// `body` signed at `ts` by `key`.
+fn signed(key: &SigningKey, ts: i64, body: &str) -> TestRequest {
+    request_at(&ts.to_string(), &sign(key, ts, body.as_bytes()), body)
+}
 
-    /// `body` signed at `ts` by `key`.
-    fn signed(key: &SigningKey, ts: i64, body: &str) -> Self {
-        Self::new(&ts.to_string(), &sign(key, ts, body.as_bytes()), body)
-    }
-
-    fn set(&mut self, name: &str, value: &str) {
-        self.headers.insert(
-            HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            HeaderValue::from_str(value).unwrap(),
-        );
-    }
-
-    fn request(&self) -> WebhookRequest<'_> {
-        WebhookRequest {
-            method: &self.method,
-            url: "https://example.com/webhooks/telnyx/status",
-            headers: &self.headers,
-            body: &self.body,
-            now: self.now,
-        }
-    }
-
-    fn verify(&self) -> Result<(), VerifyError> {
-        Telnyx::new(PUBLIC_B64).unwrap().verify(&self.request())
-    }
+fn verify(req: &TestRequest) -> Result<(), VerifyError> {
+    Telnyx::new(PUBLIC_B64).unwrap().verify(&req.request())
 }
 
 // §3.5 vectors.
@@ -92,10 +63,13 @@ fn tx0_rfc8032_test_1() {
 #[test]
 fn tx1_empty_object() {
     assert_eq!(sign(&rfc8032_key(), TS, b"{}"), TX1_SIGNATURE);
-    assert_eq!(Req::new("1700000000", TX1_SIGNATURE, "{}").verify(), Ok(()));
+    assert_eq!(
+        verify(&request_at("1700000000", TX1_SIGNATURE, "{}")),
+        Ok(())
+    );
     // The same signature under another timestamp.
     assert_eq!(
-        Req::new("1700000001", TX1_SIGNATURE, "{}").verify(),
+        verify(&request_at("1700000001", TX1_SIGNATURE, "{}")),
         Err(VerifyError::Mismatch)
     );
     // The same signature over the bytes without the `|`.
@@ -109,8 +83,8 @@ fn tx1_empty_object() {
 fn tx2_finalized_event() {
     assert_eq!(TX2_BODY.len(), 357);
     assert_eq!(sign(&rfc8032_key(), TS, TX2_BODY.as_bytes()), TX2_SIGNATURE);
-    let req = Req::new("1700000000", TX2_SIGNATURE, TX2_BODY);
-    assert_eq!(req.verify(), Ok(()));
+    let req = request_at("1700000000", TX2_SIGNATURE, TX2_BODY);
+    assert_eq!(verify(&req), Ok(()));
     let parsed = Telnyx::new(PUBLIC_B64)
         .unwrap()
         .parse(Route::Status, &req.request());
@@ -134,21 +108,21 @@ fn tx2_finalized_event() {
 
 #[test]
 fn header_names_in_any_case() {
-    let mut req = Req::new("1700000000", TX1_SIGNATURE, "{}");
+    let mut req = request_at("1700000000", TX1_SIGNATURE, "{}");
     req.headers.clear();
     req.set("Telnyx-Signature-Ed25519", TX1_SIGNATURE);
     req.set("TELNYX-TIMESTAMP", "1700000000");
-    assert_eq!(req.verify(), Ok(()));
+    assert_eq!(verify(&req), Ok(()));
 }
 
 #[test]
 fn each_missing_header_is_named() {
     for name in [SIGNATURE_HEADER, TIMESTAMP_HEADER] {
-        let mut req = Req::new("1700000000", TX1_SIGNATURE, "{}");
+        let mut req = request_at("1700000000", TX1_SIGNATURE, "{}");
         req.headers.remove(name);
-        assert_eq!(req.verify(), Err(VerifyError::Missing(name)));
+        assert_eq!(verify(&req), Err(VerifyError::Missing(name)));
         req.set(name, "");
-        assert_eq!(req.verify(), Err(VerifyError::Missing(name)));
+        assert_eq!(verify(&req), Err(VerifyError::Missing(name)));
     }
 }
 
@@ -158,8 +132,8 @@ fn zero_signature_and_non_signatures_do_not_match() {
     let short = BASE64.encode([1u8; 63]);
     let long = BASE64.encode([1u8; 65]);
     for signature in [zeros.as_str(), &short, &long, "not*base64", "AAAA"] {
-        let req = Req::new("1700000000", signature, "{}");
-        assert_eq!(req.verify(), Err(VerifyError::Mismatch), "{signature}");
+        let req = request_at("1700000000", signature, "{}");
+        assert_eq!(verify(&req), Err(VerifyError::Mismatch), "{signature}");
     }
 }
 
@@ -175,24 +149,24 @@ fn timestamps_ten_minutes_off_are_stale_and_the_window_is_five_minutes() {
         (301, false),
         (600, false),
     ] {
-        let mut req = Req::signed(&key, TS + offset, "{}");
+        let mut req = signed(&key, TS + offset, "{}");
         req.now = instant(TS);
         let expected = if fresh {
             Ok(())
         } else {
             Err(VerifyError::StaleTimestamp)
         };
-        assert_eq!(req.verify(), expected, "offset {offset}");
+        assert_eq!(verify(&req), expected, "offset {offset}");
     }
 }
 
 #[test]
 fn non_integer_timestamp_is_malformed() {
     for bad in ["soon", "1700000000.0", "0x65", " 1700000000"] {
-        let mut req = Req::new("1700000000", TX1_SIGNATURE, "{}");
+        let mut req = request_at("1700000000", TX1_SIGNATURE, "{}");
         req.set(TIMESTAMP_HEADER, bad);
         assert_eq!(
-            req.verify(),
+            verify(&req),
             Err(VerifyError::Malformed(TIMESTAMP_HEADER)),
             "{bad:?}"
         );
@@ -201,19 +175,19 @@ fn non_integer_timestamp_is_malformed() {
 
 #[test]
 fn tampered_payload_or_other_key_does_not_match() {
-    let mut req = Req::new("1700000000", TX2_SIGNATURE, TX2_BODY);
+    let mut req = request_at("1700000000", TX2_SIGNATURE, TX2_BODY);
     req.body = TX2_BODY
         .replace("delivered", "delivery_failed")
         .into_bytes();
-    assert_eq!(req.verify(), Err(VerifyError::Mismatch));
+    assert_eq!(verify(&req), Err(VerifyError::Mismatch));
 
     let other = SigningKey::from_bytes(&[7; 32]);
     assert_eq!(
-        Req::signed(&other, TS, TX2_BODY).verify(),
+        verify(&signed(&other, TS, TX2_BODY)),
         Err(VerifyError::Mismatch)
     );
     let other_public = BASE64.encode(other.verifying_key().as_bytes());
-    let req = Req::signed(&other, TS, TX2_BODY);
+    let req = signed(&other, TS, TX2_BODY);
     assert_eq!(
         Telnyx::new(&other_public).unwrap().verify(&req.request()),
         Ok(())
@@ -243,15 +217,15 @@ fn public_keys_must_be_base64_of_32_bytes() {
 
 #[test]
 fn the_signature_does_not_depend_on_the_route_or_method() {
-    let mut req = Req::new("1700000000", TX1_SIGNATURE, "{}");
+    let mut req = request_at("1700000000", TX1_SIGNATURE, "{}");
     req.method = Method::GET;
-    assert_eq!(req.verify(), Ok(()));
+    assert_eq!(verify(&req), Ok(()));
 }
 
 #[test]
 fn both_routes_read_the_event_type() {
     let telnyx = Telnyx::new(PUBLIC_B64).unwrap();
-    let req = Req::new("1700000000", TX2_SIGNATURE, TX2_BODY);
+    let req = request_at("1700000000", TX2_SIGNATURE, TX2_BODY);
     assert_eq!(
         telnyx.parse(Route::Inbound, &req.request()),
         telnyx.parse(Route::Status, &req.request())
@@ -270,7 +244,7 @@ proptest! {
         timestamp in ".{0,24}",
         body in prop::collection::vec(any::<u8>(), 0..200),
     ) {
-        let mut req = Req::new("1700000000", TX1_SIGNATURE, "");
+        let mut req = request_at("1700000000", TX1_SIGNATURE, "");
         req.body = body;
         if let Ok(value) = HeaderValue::from_str(&signature) {
             req.headers.insert(SIGNATURE_HEADER, value);
@@ -279,7 +253,7 @@ proptest! {
             req.headers.insert(TIMESTAMP_HEADER, value);
         }
         if req.body != b"{}" {
-            prop_assert!(req.verify().is_err());
+            prop_assert!(verify(&req).is_err());
         }
         let _ = Telnyx::new(PUBLIC_B64).unwrap().parse(Route::Status, &req.request());
     }
