@@ -23,10 +23,17 @@ fn key() -> SigningKey {
     SigningKey::from_bytes(&SEED)
 }
 
-/// An outbound event for message `message_id` whose one recipient is in `status`.
-fn outbound(event_type: &str, event_id: &str, message_id: &str, status: &str, at: &str) -> Value {
-    json!({"data": {"record_type": "event", "event_type": event_type, "id": event_id,
-        "occurred_at": at,
+/// The event Telnyx sends when message `message_id`'s one recipient reaches
+/// `status`, `second` seconds after 2026-11-26T10:00:00Z: `message.sent` for
+/// the steps before hand-off, `message.finalized` after.
+fn outbound(message_id: &str, status: &str, second: u32) -> Value {
+    let event_type = match status {
+        "queued" | "sending" | "sent" => "message.sent",
+        _ => "message.finalized",
+    };
+    json!({"data": {"record_type": "event", "event_type": event_type,
+        "id": format!("evt-{message_id}-{status}"),
+        "occurred_at": format!("2026-11-26T10:00:{second:02}.000+00:00"),
         "payload": {"record_type": "message", "id": message_id, "direction": "outbound",
             "from": {"phone_number": "+13125550100"},
             "to": [{"phone_number": "+14155550100", "status": status}],
@@ -75,20 +82,8 @@ async fn send(app: &TestApp, route: &str, body: &Value) -> Response {
 async fn sent_then_finalized_builds_the_timeline_and_summary() {
     let app = spawn().await;
     let id = app.register_on("telnyx", "tx-happy").await;
-    let sent = outbound(
-        "message.sent",
-        "evt-1",
-        "tx-happy",
-        "sent",
-        "2026-11-26T10:00:01.000+00:00",
-    );
-    let finalized = outbound(
-        "message.finalized",
-        "evt-2",
-        "tx-happy",
-        "delivered",
-        "2026-11-26T10:00:04.250+00:00",
-    );
+    let sent = outbound("tx-happy", "sent", 1);
+    let finalized = outbound("tx-happy", "delivered", 4);
     for body in [&sent, &finalized] {
         assert_eq!(send(&app, "status", body).await.status(), StatusCode::OK);
     }
@@ -98,7 +93,7 @@ async fn sent_then_finalized_builds_the_timeline_and_summary() {
     assert_eq!(raw_statuses(&message), ["sent", "delivered"]);
     assert_eq!(
         message["events"][1]["provider_occurred_at"],
-        "2026-11-26T10:00:04.250000Z"
+        "2026-11-26T10:00:04.000000Z"
     );
 }
 
@@ -106,13 +101,7 @@ async fn sent_then_finalized_builds_the_timeline_and_summary() {
 async fn a_failed_delivery_keeps_its_error_code() {
     let app = spawn().await;
     let id = app.register_on("telnyx", "tx-failed").await;
-    let mut body = outbound(
-        "message.finalized",
-        "evt-f",
-        "tx-failed",
-        "delivery_failed",
-        "2026-11-26T10:00:04.000+00:00",
-    );
+    let mut body = outbound("tx-failed", "delivery_failed", 4);
     body["data"]["payload"]["errors"] = json!([{"code": "40008", "title": "Undeliverable"}]);
     assert_eq!(send(&app, "status", &body).await.status(), StatusCode::OK);
     let message = app.message(&id).await;
@@ -125,14 +114,7 @@ async fn a_failed_delivery_keeps_its_error_code() {
 async fn forged_stale_and_missing_signatures_are_401_and_write_nothing() {
     let app = spawn().await;
     app.register_on("telnyx", "tx-forged").await;
-    let body = outbound(
-        "message.finalized",
-        "evt-x",
-        "tx-forged",
-        "delivered",
-        "2026-11-26T10:00:04.000+00:00",
-    )
-    .to_string();
+    let body = outbound("tx-forged", "delivered", 4).to_string();
     let now = now_unix();
     let other_key = SigningKey::from_bytes(&[7; 32]);
     let tampered = body.replace("delivered", "delivery_failed");
@@ -220,14 +202,7 @@ async fn forged_stale_and_missing_signatures_are_401_and_write_nothing() {
 async fn replays_retries_and_the_other_route_are_stored_once() {
     let app = spawn().await;
     let id = app.register_on("telnyx", "tx-replay").await;
-    let body = outbound(
-        "message.finalized",
-        "evt-r",
-        "tx-replay",
-        "delivered",
-        "2026-11-26T10:00:04.000+00:00",
-    )
-    .to_string();
+    let body = outbound("tx-replay", "delivered", 4).to_string();
     let first = now_unix() - 60;
     let signature = telnyx::sign(&key(), first, body.as_bytes());
     for _ in 0..3 {
@@ -249,27 +224,9 @@ async fn replays_retries_and_the_other_route_are_stored_once() {
 async fn out_of_order_events_keep_the_final_status() {
     let app = spawn().await;
     let id = app.register_on("telnyx", "tx-late").await;
-    let finalized = outbound(
-        "message.finalized",
-        "evt-l2",
-        "tx-late",
-        "delivered",
-        "2026-11-26T10:00:05.000+00:00",
-    );
-    let sent = outbound(
-        "message.sent",
-        "evt-l1",
-        "tx-late",
-        "sent",
-        "2026-11-26T10:00:01.000+00:00",
-    );
-    let queued = outbound(
-        "message.sent",
-        "evt-l0",
-        "tx-late",
-        "queued",
-        "2026-11-26T10:00:00.000+00:00",
-    );
+    let finalized = outbound("tx-late", "delivered", 5);
+    let sent = outbound("tx-late", "sent", 1);
+    let queued = outbound("tx-late", "queued", 0);
     for body in [&finalized, &sent, &queued] {
         assert_eq!(send(&app, "status", body).await.status(), StatusCode::OK);
     }
@@ -286,27 +243,9 @@ async fn out_of_order_events_keep_the_final_status() {
 async fn unknown_and_disagreeing_statuses_go_to_review_and_leave_the_summary() {
     let app = spawn().await;
     let id = app.register_on("telnyx", "tx-odd").await;
-    let sent = outbound(
-        "message.sent",
-        "evt-o1",
-        "tx-odd",
-        "sent",
-        "2026-11-26T10:00:01.000+00:00",
-    );
-    let odd = outbound(
-        "message.finalized",
-        "evt-o2",
-        "tx-odd",
-        "teleported",
-        "2026-11-26T10:00:02.000+00:00",
-    );
-    let mut mixed = outbound(
-        "message.finalized",
-        "evt-o3",
-        "tx-odd",
-        "delivered",
-        "2026-11-26T10:00:03.000+00:00",
-    );
+    let sent = outbound("tx-odd", "sent", 1);
+    let odd = outbound("tx-odd", "teleported", 2);
+    let mut mixed = outbound("tx-odd", "delivered", 3);
     mixed["data"]["payload"]["to"] = json!([
         {"phone_number": "+14155550100", "status": "delivered"},
         {"phone_number": "+14155550101", "status": "delivery_failed"}]);
@@ -321,14 +260,9 @@ async fn unknown_and_disagreeing_statuses_go_to_review_and_leave_the_summary() {
     assert!(review.iter().all(|r| r.kind == ReviewKind::UnknownStatus));
 
     // An authentic event of another kind is kept for review, not refused.
-    let mut other = outbound(
-        "message.sent",
-        "evt-o4",
-        "tx-odd",
-        "sent",
-        "2026-11-26T10:00:04Z",
-    );
+    let mut other = outbound("tx-odd", "sent", 4);
     other["data"]["event_type"] = json!("number_order.complete");
+    other["data"]["id"] = json!("evt-number-order");
     assert_eq!(send(&app, "status", &other).await.status(), StatusCode::OK);
     let review = app.state.store.review_items(10).await.unwrap();
     assert!(review.iter().any(|r| r.kind == ReviewKind::Unreadable));
@@ -338,13 +272,7 @@ async fn unknown_and_disagreeing_statuses_go_to_review_and_leave_the_summary() {
 async fn inbound_stop_sets_the_opt_out_and_never_touches_a_delivery_summary() {
     let app = spawn().await;
     let id = app.register_on("telnyx", "tx-before-stop").await;
-    let delivered = outbound(
-        "message.finalized",
-        "evt-d",
-        "tx-before-stop",
-        "delivered",
-        "2026-11-26T10:00:04.000+00:00",
-    );
+    let delivered = outbound("tx-before-stop", "delivered", 4);
     send(&app, "status", &delivered).await;
 
     let stop = received("evt-in-1", "tx-in-1", "+14155550100", "Stop");
