@@ -284,6 +284,8 @@ async fn inbound_stop_sets_the_opt_out_and_never_touches_a_delivery_summary() {
 
     let inbound = app.state.store.inbound_messages(10).await.unwrap();
     assert_eq!(inbound.len(), 1);
+    // A stop keyword under the number's hash is the opt-out: the number page
+    // replays exactly these rows into the number's opt-out state.
     assert_eq!(inbound[0].keyword.as_deref(), Some("stop"));
     assert_eq!(inbound[0].sender_masked, "+1 •••• ••0100");
     assert_eq!(
