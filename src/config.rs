@@ -576,6 +576,12 @@ impl Layers {
                 .map_err(|reason| bad("standard_secret", reason))?;
         }
 
+        let telnyx_public_key = self.secret("telnyx_public_key");
+        if let Some(key) = &telnyx_public_key {
+            crate::providers::telnyx::decode_public_key(key.expose())
+                .map_err(|reason| bad("telnyx_public_key", reason))?;
+        }
+
         let notify_url = match self.take("notify_url") {
             None => None,
             Some(text) => {
@@ -617,7 +623,7 @@ impl Layers {
             twilio_auth_token: self.secret("twilio_auth_token"),
             vonage_signature_secret: self.secret("vonage_signature_secret"),
             vonage_signature_method,
-            telnyx_public_key: self.secret("telnyx_public_key"),
+            telnyx_public_key,
             plivo_auth_token: self.secret("plivo_auth_token"),
             standard_secret,
             ingest_batch_max,
@@ -749,6 +755,35 @@ mod tests {
             ]),
         );
         assert!(config.is_ok());
+    }
+
+    #[test]
+    fn telnyx_public_key_must_be_a_raw_ed25519_key() {
+        for (value, reason) in [
+            ("not base64!", "base64"),
+            ("c2hvcnQ=", "5 bytes"),
+            (
+                "MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+                "44 bytes",
+            ),
+        ] {
+            let err = Config::from_sources(None, env(&[("SMSTRAIL_TELNYX_PUBLIC_KEY", value)]))
+                .unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains("telnyx_public_key") && text.contains(reason),
+                "{value}: {text}"
+            );
+        }
+        let config = Config::from_sources(
+            None,
+            env(&[(
+                "SMSTRAIL_TELNYX_PUBLIC_KEY",
+                "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+            )]),
+        )
+        .unwrap();
+        assert!(crate::providers::telnyx::Telnyx::from_config(&config).is_some());
     }
 
     #[test]

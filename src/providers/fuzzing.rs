@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn every_known_provider_is_exercised() {
         let names: Vec<&str> = providers().iter().map(|p| p.name()).collect();
-        let implemented = ["twilio", "standard"];
+        let implemented = ["twilio", "standard", "telnyx", "plivo"];
         for name in implemented {
             assert!(names.contains(&name), "{name} missing from {names:?}");
         }

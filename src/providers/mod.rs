@@ -3,8 +3,11 @@
 //! the ingest pipeline never sees a provider format. Adding a provider is one
 //! new file here and one line in [`configured`].
 
+mod common;
 pub mod fuzzing;
+pub mod plivo;
 pub mod standard;
+pub mod telnyx;
 pub mod twilio;
 pub mod vonage;
 
@@ -80,6 +83,18 @@ impl Acknowledgement {
         content_type: "application/json",
         body: "{}",
     };
+
+    /// An empty `<Response>`: Twilio (TwiML) and Plivo (Plivo XML) read it as
+    /// "send no reply" on their inbound webhooks.
+    pub const EMPTY_XML_RESPONSE: Self = Self {
+        content_type: "text/xml",
+        body: r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#,
+    };
+
+    pub const EMPTY_TEXT: Self = Self {
+        content_type: "text/plain; charset=utf-8",
+        body: "",
+    };
 }
 
 pub trait Provider: Send + Sync + 'static {
@@ -102,6 +117,8 @@ pub trait Provider: Send + Sync + 'static {
 pub fn configured(config: &Config) -> Vec<Box<dyn Provider>> {
     [
         twilio::Twilio::from_config(config).map(|p| Box::new(p) as Box<dyn Provider>),
+        telnyx::Telnyx::from_config(config).map(|p| Box::new(p) as Box<dyn Provider>),
+        plivo::Plivo::from_config(config).map(|p| Box::new(p) as Box<dyn Provider>),
         standard::StandardWebhooks::from_config(config).map(|p| Box::new(p) as Box<dyn Provider>),
         vonage::Vonage::from_config(config).map(|p| Box::new(p) as Box<dyn Provider>),
     ]

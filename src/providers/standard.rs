@@ -9,21 +9,21 @@ use base64::alphabet;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
+use super::common::{self, fresh_timestamp};
 use super::{ParseError, Provider, Report, Route, VerifyError, WebhookRequest};
 use crate::config::Config;
 use crate::domain::{DeliveryReport, DeliveryStatus, InboundReport};
 
 const SECRET_PREFIX: &str = "whsec_";
-/// What every reference library allows, in both directions.
-const TOLERANCE_SECS: u64 = 5 * 60;
 
-const ID: (&str, &str) = ("webhook-id", "svix-id");
-const TIMESTAMP: (&str, &str) = ("webhook-timestamp", "svix-timestamp");
-const SIGNATURE: (&str, &str) = ("webhook-signature", "svix-signature");
+/// Each `webhook-*` header, then its `svix-*` twin.
+const ID: [&str; 2] = ["webhook-id", "svix-id"];
+const TIMESTAMP: [&str; 2] = ["webhook-timestamp", "svix-timestamp"];
+const SIGNATURE: [&str; 2] = ["webhook-signature", "svix-signature"];
 
 /// The reference libraries accept secrets with or without base64 padding.
 const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -71,10 +71,7 @@ pub fn sign(key: &[u8], msg_id: &str, timestamp: i64, body: &[u8]) -> String {
 }
 
 fn signed_content_mac(key: &[u8], msg_id: &str, timestamp: i64, body: &[u8]) -> HmacSha256 {
-    let mut mac = match HmacSha256::new_from_slice(key) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC accepts keys of any length"),
-    };
+    let mut mac: HmacSha256 = common::hmac(key);
     mac.update(msg_id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.to_string().as_bytes());
@@ -83,21 +80,8 @@ fn signed_content_mac(key: &[u8], msg_id: &str, timestamp: i64, body: &[u8]) -> 
     mac
 }
 
-/// A `webhook-*` header, or its `svix-*` twin when the standard one is absent.
-fn header<'a>(
-    headers: &'a HeaderMap,
-    (name, alias): (&'static str, &str),
-) -> Result<&'a str, VerifyError> {
-    let value = headers
-        .get(name)
-        .or_else(|| headers.get(alias))
-        .ok_or(VerifyError::Missing(name))?
-        .to_str()
-        .map_err(|_| VerifyError::Malformed(name))?;
-    if value.is_empty() {
-        return Err(VerifyError::Missing(name));
-    }
-    Ok(value)
+fn header<'a>(headers: &'a HeaderMap, names: [&'static str; 2]) -> Result<&'a str, VerifyError> {
+    common::header(headers, &names)
 }
 
 impl Provider for StandardWebhooks {
@@ -109,29 +93,18 @@ impl Provider for StandardWebhooks {
         // An empty id would make every such event a duplicate of the first,
         // since the id is the dedup key: `header` refuses empty values.
         let msg_id = header(request.headers, ID)?;
-        let timestamp: i64 = header(request.headers, TIMESTAMP)?
-            .parse()
-            .map_err(|_| VerifyError::Malformed(TIMESTAMP.0))?;
+        let timestamp = header(request.headers, TIMESTAMP)?;
         let signatures = header(request.headers, SIGNATURE)?;
-
-        // The signed timestamp is the attempt time, so this bounds replays.
-        if timestamp < 0 || timestamp.abs_diff(request.now.timestamp()) > TOLERANCE_SECS {
-            return Err(VerifyError::StaleTimestamp);
-        }
+        let timestamp = fresh_timestamp(timestamp, TIMESTAMP[0], request.now)?;
 
         let mac = signed_content_mac(&self.key, msg_id, timestamp, request.body);
         // Several entries during a key rotation; other versions (`v1a`
         // ed25519, future ones) are not ours to check and are skipped.
-        let matches = signatures
+        let candidates = signatures
             .split_whitespace()
             .filter_map(|entry| entry.strip_prefix("v1,"))
-            .filter_map(|encoded| LENIENT_BASE64.decode(encoded).ok())
-            .any(|candidate| mac.clone().verify_slice(&candidate).is_ok());
-        if matches {
-            Ok(())
-        } else {
-            Err(VerifyError::Mismatch)
-        }
+            .filter_map(|encoded| LENIENT_BASE64.decode(encoded).ok());
+        common::any_matches(&mac, candidates)
     }
 
     /// The envelope's `type`, not the route, decides what the report is:
@@ -218,11 +191,7 @@ fn error_code(data: &Map<String, Value>) -> Result<Option<String>, ParseError> {
 fn occurred_at(data: &Map<String, Value>) -> Result<Option<DateTime<Utc>>, ParseError> {
     match data.get("occurred_at") {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => DateTime::parse_from_rfc3339(text)
-            .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|e| {
-                ParseError::new(format!("data.occurred_at {text:?} is not RFC 3339: {e}"))
-            }),
+        Some(Value::String(text)) => common::parse_rfc3339("data.occurred_at", text).map(Some),
         Some(_) => Err(ParseError::new("data.occurred_at is not a string")),
     }
 }

@@ -4,31 +4,20 @@
 
 use std::borrow::Cow;
 
-use axum::http::Method;
-use axum::http::header::CONTENT_TYPE;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
+use super::common::{self, Carrier, FormFields, query_of};
 use super::{Acknowledgement, ParseError, Provider, Report, Route, VerifyError, WebhookRequest};
 use crate::config::{Config, Secret};
 use crate::domain::{DeliveryReport, DeliveryStatus, InboundReport};
 
 const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
 const BODY_HASH_PARAM: &str = "bodySHA256";
-
-/// An empty `<Response>` tells Twilio not to send any auto-reply.
-const EMPTY_TWIML: Acknowledgement = Acknowledgement {
-    content_type: "text/xml",
-    body: r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#,
-};
-const EMPTY_TEXT: Acknowledgement = Acknowledgement {
-    content_type: "text/plain; charset=utf-8",
-    body: "",
-};
 
 type HmacSha1 = Hmac<Sha1>;
 
@@ -56,20 +45,13 @@ pub fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String 
 /// Sorted by name then value with exact repeats dropped, which is how the
 /// helpers order a repeated name's values ("sort the values, drop duplicates").
 fn sorted_params(params: &[(String, String)]) -> Vec<(&str, &str)> {
-    let mut sorted: Vec<(&str, &str)> = params
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
-    sorted.sort_unstable();
+    let mut sorted = common::sorted_pairs(params);
     sorted.dedup();
     sorted
 }
 
 fn signature_mac(key: &[u8], url: &str, sorted: &[(&str, &str)]) -> HmacSha1 {
-    let mut mac = match HmacSha1::new_from_slice(key) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC accepts keys of any length"),
-    };
+    let mut mac: HmacSha1 = common::hmac(key);
     mac.update(url.as_bytes());
     // Name and value are concatenated without separators: that is Twilio's
     // scheme, so `a=bc` and `ab=c` sign alike and nothing here can change it.
@@ -80,82 +62,21 @@ fn signature_mac(key: &[u8], url: &str, sorted: &[(&str, &str)]) -> HmacSha1 {
     mac
 }
 
-/// How the request carries its parameters, which decides what the signature covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Carrier {
-    /// GET: the parameters are in the query string, already part of the signed URL.
-    Query,
-    /// Form POST: every body parameter is signed.
-    Form,
-    /// JSON POST: the URL carries `bodySHA256` and only the URL is signed.
-    Json,
-}
-
-fn carrier(request: &WebhookRequest<'_>) -> Result<Carrier, VerifyError> {
-    if *request.method == Method::GET {
-        return Ok(Carrier::Query);
-    }
-    let Some(value) = request.headers.get(CONTENT_TYPE) else {
-        return Ok(Carrier::Form);
-    };
-    let value = value
-        .to_str()
-        .map_err(|_| VerifyError::Malformed("content-type"))?;
-    let essence = value.split(';').next().unwrap_or(value).trim();
-    if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        Ok(Carrier::Form)
-    } else if essence.eq_ignore_ascii_case("application/json") {
-        Ok(Carrier::Json)
-    } else {
-        // Any other body would be covered by neither the signature nor a hash.
-        Err(VerifyError::Malformed("content-type"))
-    }
-}
-
-fn decode_form(bytes: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(bytes).into_owned().collect()
-}
-
-fn query_of(url: &str) -> &str {
-    let Some((_, after)) = url.split_once('?') else {
-        return "";
-    };
-    after.split_once('#').map_or(after, |(query, _)| query)
-}
-
 impl Provider for Twilio {
     fn name(&self) -> &'static str {
         "twilio"
     }
 
     fn verify(&self, request: &WebhookRequest<'_>) -> Result<(), VerifyError> {
-        let header = request
-            .headers
-            .get(SIGNATURE_HEADER)
-            .ok_or(VerifyError::Missing(SIGNATURE_HEADER))?
-            .to_str()
-            .map_err(|_| VerifyError::Malformed(SIGNATURE_HEADER))?
-            .trim();
-        if header.is_empty() {
-            return Err(VerifyError::Missing(SIGNATURE_HEADER));
-        }
+        let header = common::header(request.headers, &[SIGNATURE_HEADER])?.trim();
         // Not base64 cannot be the base64 of any HMAC: a plain mismatch.
         let signature = BASE64.decode(header).map_err(|_| VerifyError::Mismatch)?;
 
-        let params = match carrier(request)? {
-            Carrier::Query => {
-                // Parse reads GET fields from the URL only; a body would be unsigned.
-                if !request.body.is_empty() {
-                    return Err(VerifyError::Malformed("body"));
-                }
-                Vec::new()
-            }
-            Carrier::Form => decode_form(request.body),
-            Carrier::Json => {
-                check_body_hash(request.url, request.body)?;
-                Vec::new()
-            }
-        };
+        let carrier = Carrier::of(request)?;
+        if carrier == Carrier::Json {
+            check_body_hash(request.url, request.body)?;
+        }
+        let params = carrier.signed_body_params(request)?;
         let sorted = sorted_params(&params);
         let key = self.auth_token.expose().as_bytes();
         let matches = url_variants(request.url).iter().any(|url| {
@@ -171,7 +92,7 @@ impl Provider for Twilio {
     }
 
     fn parse(&self, route: Route, request: &WebhookRequest<'_>) -> Result<Report, ParseError> {
-        let fields = Fields::read(request)?;
+        let fields = read_fields(request)?;
         match route {
             Route::Status => parse_status(&fields).map(Report::Delivery),
             Route::Inbound => parse_inbound(&fields).map(Report::Inbound),
@@ -180,8 +101,8 @@ impl Provider for Twilio {
 
     fn acknowledgement(&self, route: Route) -> Acknowledgement {
         match route {
-            Route::Inbound => EMPTY_TWIML,
-            Route::Status => EMPTY_TEXT,
+            Route::Inbound => Acknowledgement::EMPTY_XML_RESPONSE,
+            Route::Status => Acknowledgement::EMPTY_TEXT,
         }
     }
 }
@@ -314,52 +235,11 @@ impl<'a> UrlParts<'a> {
 }
 
 /// The request's parameters as name/value pairs, wherever they were carried.
-struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    fn read(request: &WebhookRequest<'_>) -> Result<Self, ParseError> {
-        let carrier = carrier(request).map_err(|e| ParseError::new(e.to_string()))?;
-        Ok(Self(match carrier {
-            Carrier::Query => decode_form(query_of(request.url).as_bytes()),
-            Carrier::Form => decode_form(request.body),
-            Carrier::Json => json_fields(request.body)?,
-        }))
-    }
-
-    /// The value of `name`. The signature sorts a repeated name's values, so
-    /// their order is not authenticated: disagreeing repeats are refused
-    /// rather than one of them picked.
-    fn get(&self, name: &str) -> Result<Option<&str>, ParseError> {
-        let mut values = self
-            .0
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str());
-        let Some(first) = values.next() else {
-            return Ok(None);
-        };
-        if values.any(|v| v != first) {
-            return Err(ParseError::new(format!(
-                "{name} is given more than once with different values"
-            )));
-        }
-        Ok(Some(first))
-    }
-
-    /// The first of `names` with a non-empty value (Twilio repeats some
-    /// fields under legacy names).
-    fn first_of(&self, names: &[&str]) -> Result<Option<&str>, ParseError> {
-        for name in names {
-            if let Some(value) = self.get(name)?.filter(|v| !v.is_empty()) {
-                return Ok(Some(value));
-            }
-        }
-        Ok(None)
-    }
-
-    fn required(&self, names: &[&str]) -> Result<&str, ParseError> {
-        self.first_of(names)?
-            .ok_or_else(|| ParseError::new(format!("missing {}", names.join(" or "))))
+fn read_fields(request: &WebhookRequest<'_>) -> Result<FormFields, ParseError> {
+    let carrier = Carrier::of(request).map_err(|e| ParseError::new(e.to_string()))?;
+    match carrier {
+        Carrier::Json => json_fields(request.body).map(FormFields::new),
+        Carrier::Query | Carrier::Form => Ok(FormFields::query_or_form(request, carrier)),
     }
 }
 
@@ -376,7 +256,7 @@ fn json_fields(body: &[u8]) -> Result<Vec<(String, String)>, ParseError> {
         .collect())
 }
 
-fn parse_status(fields: &Fields) -> Result<DeliveryReport, ParseError> {
+fn parse_status(fields: &FormFields) -> Result<DeliveryReport, ParseError> {
     let provider_message_id = fields.required(&["MessageSid", "SmsSid"])?.to_owned();
     let raw_status = fields.required(&["MessageStatus", "SmsStatus"])?.to_owned();
     let error_code = fields
@@ -400,7 +280,7 @@ fn parse_status(fields: &Fields) -> Result<DeliveryReport, ParseError> {
     })
 }
 
-fn parse_inbound(fields: &Fields) -> Result<InboundReport, ParseError> {
+fn parse_inbound(fields: &FormFields) -> Result<InboundReport, ParseError> {
     let provider_message_id = fields
         .required(&["MessageSid", "SmsMessageSid", "SmsSid"])?
         .to_owned();
@@ -443,9 +323,12 @@ fn parse_raw_dlr_done_date(text: &str) -> Option<DateTime<Utc>> {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::header::CONTENT_TYPE;
     use axum::http::{HeaderMap, HeaderValue, Method};
     use chrono::TimeZone;
 
+    use super::super::common::decode_form;
+    use super::super::common::testing::pairs;
     use super::*;
 
     const TOKEN: &str = "12345";
@@ -455,12 +338,6 @@ mod tests {
     const T12_HASH: &str = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
     const EMPTY_OBJECT_HASH: &str =
         "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
-
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect()
-    }
 
     fn default_params() -> Vec<(String, String)> {
         pairs(&[

@@ -249,11 +249,17 @@ impl TestApp {
 
     /// Registers a message for `provider_message_id` on Twilio and returns its id.
     pub async fn register_twilio(&self, provider_message_id: &str) -> String {
+        self.register_on("twilio", provider_message_id).await
+    }
+
+    /// Registers a message to +14155550100 for `provider_message_id` on
+    /// `provider` and returns its id.
+    pub async fn register_on(&self, provider: &str, provider_message_id: &str) -> String {
         let response = self
             .register(&json!({
                 "idempotency_key": format!("key-{provider_message_id}"),
                 "to": "+14155550100",
-                "provider": "twilio",
+                "provider": provider,
                 "provider_message_id": provider_message_id,
             }))
             .await;
@@ -284,6 +290,28 @@ impl TestApp {
             .as_str()
             .unwrap_or_default()
             .to_owned()
+    }
+
+    /// A refused callback leaves no trace in any table a callback can write.
+    pub async fn assert_nothing_stored(&self) {
+        for table in [
+            "message_events",
+            "event_duplicates",
+            "review_items",
+            "unmatched_callbacks",
+            "inbound_messages",
+        ] {
+            assert_eq!(self.db.count(table).await, 0, "{table}");
+        }
+    }
+
+    /// `smstrail_callbacks_total` for `provider` and `outcome` reads `count`.
+    pub async fn assert_callbacks(&self, provider: &str, outcome: &str, count: usize) {
+        let metrics = self.metrics().await;
+        let line = format!(
+            r#"smstrail_callbacks_total{{provider="{provider}",outcome="{outcome}"}} {count}"#
+        );
+        assert!(metrics.contains(&line), "{line} is not in:\n{metrics}");
     }
 
     pub async fn event_count(&self, id: &str) -> usize {
@@ -379,6 +407,26 @@ pub fn signed_status(
         .post(format!("{base}{path}"))
         .header("X-Twilio-Signature", signature)
         .form(&params)
+}
+
+/// A 401 answered the way smstrail refuses a signature.
+pub async fn assert_unauthorized(response: Response, case: &str) {
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{case}");
+    let error: Value = response.json().await.expect("json error");
+    assert_eq!(error["error"]["code"], "unauthorized", "{case}");
+}
+
+/// The raw statuses of a message's timeline, in its order.
+pub fn raw_statuses(message: &Value) -> Vec<String> {
+    message["events"]
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .map(|e| e["raw_status"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub fn now_unix() -> i64 {

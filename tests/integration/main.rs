@@ -11,6 +11,8 @@ mod helpers;
 mod metrics;
 mod migrations;
 mod notify;
+mod provider_plivo;
+mod provider_telnyx;
 mod provider_vonage;
 mod reconcile;
 mod retention;
