@@ -127,6 +127,7 @@ pub fn demo_config(mut config: Config) -> Config {
     config.vonage_signature_secret = secret("SMSTRAIL_VONAGE_SIGNATURE_SECRET");
     config.telnyx_public_key = secret("SMSTRAIL_TELNYX_PUBLIC_KEY");
     config.plivo_auth_token = secret("SMSTRAIL_PLIVO_AUTH_TOKEN");
+    config.vonage_signature_method = crate::config::VonageSignatureMethod::Md5Hash;
     config.notify_url = None;
     config
 }
@@ -148,8 +149,9 @@ pub async fn run(
     let now = Utc::now().timestamp_micros();
     let player = Arc::new(Player {
         senders: senders::all().into_iter().map(|s| (s.name(), s)).collect(),
-        // A run id keeps keys and provider ids apart from earlier runs.
-        run: format!("{:x}", now / SECOND_US),
+        // A run's id keeps its keys and provider ids apart from earlier runs'.
+        run: format!("{now:x}"),
+        tag: ((now as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32,
         // The month ends an hour ago, so no callback lands in the future.
         end_us: now - 3_600 * SECOND_US,
         seed: options.seed,
@@ -188,6 +190,8 @@ struct Player {
     state: AppState,
     senders: HashMap<&'static str, Box<dyn DemoSender>>,
     run: String,
+    /// The run in provider message ids.
+    tag: u32,
     end_us: i64,
     seed: u64,
     summary: Arc<DemoSummary>,
@@ -242,7 +246,7 @@ impl Player {
         key_suffix: &str,
     ) -> Result<Sent, DemoError> {
         let sender = self.sender(provider)?;
-        let provider_message_id = sender.message_id(&self.run, n);
+        let provider_message_id = sender.message_id(self.tag, n);
         let sent_at_us = created_at_us + 150_000;
         let request = RegisterRequest {
             idempotency_key: Some(format!(
@@ -305,7 +309,7 @@ impl Player {
             let arrives_us = at_us + callback.delay_us;
             last_us = last_us.max(arrives_us);
             let sender = self.sender(sent.provider)?;
-            let request = sender.delivery(
+            let Some(request) = sender.delivery(
                 &self.state.config.public_url,
                 &Delivery {
                     provider_message_id: &sent.provider_message_id,
@@ -317,7 +321,9 @@ impl Player {
                     attempt_at: instant(arrives_us),
                     nonce: plan.index * 16 + nonce as u64,
                 },
-            );
+            ) else {
+                continue;
+            };
             let outcome = self
                 .send(sent.provider, Route::Status, &request, arrives_us)
                 .await?;
@@ -501,7 +507,8 @@ impl Player {
             Reply::Text(text) => text,
         };
         let sender = self.sender(provider)?;
-        let provider_message_id = sender.message_id(&format!("{}in", self.run), n);
+        // Inbound ids from a tag of their own: never one of an outbound message.
+        let provider_message_id = sender.message_id(!self.tag, n);
         let request = sender.inbound(
             &self.state.config.public_url,
             &Inbound {

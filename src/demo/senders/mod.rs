@@ -3,8 +3,11 @@
 //! for each outcome, its real error codes, its signature), so the demo's
 //! callbacks are verified and parsed exactly like a provider's.
 
+mod plivo;
 mod standard;
+mod telnyx;
 mod twilio;
+mod vonage;
 
 use axum::http::{HeaderMap, Method};
 use chrono::{DateTime, Utc};
@@ -70,9 +73,11 @@ pub struct Inbound<'a> {
 
 pub trait DemoSender: Send + Sync {
     fn name(&self) -> &'static str;
-    /// A provider message id in the provider's own shape.
-    fn message_id(&self, run: &str, n: u64) -> String;
-    fn delivery(&self, public_url: &str, delivery: &Delivery<'_>) -> DemoRequest;
+    /// A provider message id in the provider's own shape, unique per
+    /// (`run`, `n`).
+    fn message_id(&self, run: u32, n: u64) -> String;
+    /// `None` for a step this provider does not report.
+    fn delivery(&self, public_url: &str, delivery: &Delivery<'_>) -> Option<DemoRequest>;
     fn inbound(&self, public_url: &str, inbound: &Inbound<'_>) -> DemoRequest;
 }
 
@@ -81,6 +86,12 @@ pub fn all() -> Vec<Box<dyn DemoSender>> {
     vec![
         Box::new(twilio::TwilioSender::new(CREDENTIALS[0].1)),
         Box::new(standard::StandardSender::new(CREDENTIALS[1].1)),
+        Box::new(vonage::VonageSender::new(
+            CREDENTIALS[2].1,
+            crate::config::VonageSignatureMethod::Md5Hash,
+        )),
+        Box::new(telnyx::TelnyxSender::new()),
+        Box::new(plivo::PlivoSender::new(CREDENTIALS[4].1)),
     ]
 }
 
@@ -92,7 +103,8 @@ fn pick<'a>(codes: &[&'a str], pick: u32) -> &'a str {
 /// The words a provider uses, per abstract step; `None` where it has no
 /// error code to give.
 pub struct Vocabulary {
-    pub queued: &'static str,
+    /// `None`: the provider does not report this step.
+    pub queued: Option<&'static str>,
     pub sent: &'static str,
     pub unknown: &'static str,
     pub delivered: &'static str,
@@ -104,13 +116,18 @@ pub struct Vocabulary {
 }
 
 impl Vocabulary {
-    /// The raw status and error code a step is reported with.
-    pub fn words(&self, step: Step, error_pick: u32) -> (&'static str, Option<&'static str>) {
+    /// The raw status and error code a step is reported with; `None` for
+    /// a step the provider does not report.
+    pub fn words(
+        &self,
+        step: Step,
+        error_pick: u32,
+    ) -> Option<(&'static str, Option<&'static str>)> {
         let with_code = |(status, codes): (&'static str, &'static [&'static str])| {
             (status, (!codes.is_empty()).then(|| pick(codes, error_pick)))
         };
-        match step {
-            Step::Queued => (self.queued, None),
+        Some(match step {
+            Step::Queued => (self.queued?, None),
             Step::Sent => (self.sent, None),
             Step::Unknown => (self.unknown, None),
             Step::Final(Ending::Delivered) | Step::Final(Ending::Silent) => (self.delivered, None),
@@ -118,7 +135,7 @@ impl Vocabulary {
             Step::Final(Ending::Failed) => with_code(self.failed),
             Step::Final(Ending::Expired) => with_code(self.expired),
             Step::Final(Ending::Rejected) => with_code(self.rejected),
-        }
+        })
     }
 }
 
@@ -162,7 +179,7 @@ mod tests {
     fn every_sender_speaks_its_providers_format() {
         let at = DateTime::from_timestamp(1_750_000_000, 0).expect("time");
         for sender in all() {
-            let id = sender.message_id("r1", 7);
+            let id = sender.message_id(0xabc, 7);
             for step in [
                 Step::Queued,
                 Step::Sent,
@@ -172,7 +189,7 @@ mod tests {
                 Step::Final(Ending::Expired),
                 Step::Final(Ending::Rejected),
             ] {
-                let request = sender.delivery(
+                let Some(request) = sender.delivery(
                     PUBLIC_URL,
                     &Delivery {
                         provider_message_id: &id,
@@ -184,7 +201,9 @@ mod tests {
                         attempt_at: at,
                         nonce: 1,
                     },
-                );
+                ) else {
+                    continue;
+                };
                 match verify_and_parse(Route::Status, sender.name(), &request) {
                     Report::Delivery(report) => {
                         assert_eq!(report.provider_message_id, id);
@@ -193,19 +212,21 @@ mod tests {
                     other => panic!("{}: {other:?}", sender.name()),
                 }
             }
-            let unknown = sender.delivery(
-                PUBLIC_URL,
-                &Delivery {
-                    provider_message_id: &id,
-                    to: "+14155550100",
-                    from: "+14155550101",
-                    step: Step::Unknown,
-                    error_pick: 0,
-                    at,
-                    attempt_at: at,
-                    nonce: 2,
-                },
-            );
+            let unknown = sender
+                .delivery(
+                    PUBLIC_URL,
+                    &Delivery {
+                        provider_message_id: &id,
+                        to: "+14155550100",
+                        from: "+14155550101",
+                        step: Step::Unknown,
+                        error_pick: 0,
+                        at,
+                        attempt_at: at,
+                        nonce: 2,
+                    },
+                )
+                .expect("every provider reports an unknown word");
             match verify_and_parse(Route::Status, sender.name(), &unknown) {
                 Report::Delivery(report) => assert_eq!(report.status, None, "{}", sender.name()),
                 other => panic!("{other:?}"),
@@ -213,7 +234,7 @@ mod tests {
             let inbound = sender.inbound(
                 PUBLIC_URL,
                 &Inbound {
-                    provider_message_id: &sender.message_id("r1", 8),
+                    provider_message_id: &sender.message_id(0xabc, 8),
                     from: "+14155550100",
                     to: "+14155550101",
                     text: "STOP",

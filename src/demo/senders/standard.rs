@@ -10,7 +10,7 @@ use super::{Delivery, DemoRequest, DemoSender, Inbound, Vocabulary};
 use crate::providers::standard::{decode_secret, sign};
 
 const WORDS: Vocabulary = Vocabulary {
-    queued: "queued",
+    queued: Some("queued"),
     sent: "sent",
     unknown: "handset_ack_pending",
     delivered: "delivered",
@@ -65,12 +65,12 @@ impl DemoSender for StandardSender {
         "standard"
     }
 
-    fn message_id(&self, run: &str, n: u64) -> String {
-        format!("std_{run}_{n}")
+    fn message_id(&self, run: u32, n: u64) -> String {
+        format!("std_{run:08x}_{n}")
     }
 
-    fn delivery(&self, _public_url: &str, d: &Delivery<'_>) -> DemoRequest {
-        let (status, code) = WORDS.words(d.step, d.error_pick);
+    fn delivery(&self, _public_url: &str, d: &Delivery<'_>) -> Option<DemoRequest> {
+        let (status, code) = WORDS.words(d.step, d.error_pick)?;
         let occurred_at = d.at.to_rfc3339_opts(SecondsFormat::Millis, true);
         let body = json!({
             "type": "message.status",
@@ -88,12 +88,12 @@ impl DemoSender for StandardSender {
             d.provider_message_id,
             d.at.timestamp_millis()
         );
-        self.post(
+        Some(self.post(
             "/webhooks/standard/status",
             &event_id,
             d.attempt_at.timestamp(),
             body,
-        )
+        ))
     }
 
     fn inbound(&self, _public_url: &str, i: &Inbound<'_>) -> DemoRequest {

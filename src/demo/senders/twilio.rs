@@ -9,7 +9,7 @@ use crate::providers::twilio::sign;
 const ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
 
 const WORDS: Vocabulary = Vocabulary {
-    queued: "queued",
+    queued: Some("queued"),
     sent: "sent",
     unknown: "carrier_hold",
     delivered: "delivered",
@@ -65,12 +65,12 @@ impl DemoSender for TwilioSender {
         "twilio"
     }
 
-    fn message_id(&self, run: &str, n: u64) -> String {
-        format!("SM{run:0>8.8}{n:024x}")
+    fn message_id(&self, run: u32, n: u64) -> String {
+        format!("SM{run:08x}{n:024x}")
     }
 
-    fn delivery(&self, public_url: &str, d: &Delivery<'_>) -> DemoRequest {
-        let (status, code) = WORDS.words(d.step, d.error_pick);
+    fn delivery(&self, public_url: &str, d: &Delivery<'_>) -> Option<DemoRequest> {
+        let (status, code) = WORDS.words(d.step, d.error_pick)?;
         let mut params = pairs(&[
             ("MessageSid", d.provider_message_id),
             ("SmsSid", d.provider_message_id),
@@ -91,7 +91,7 @@ impl DemoSender for TwilioSender {
                 d.at.format("%y%m%d%H%M").to_string(),
             ));
         }
-        self.form(public_url, "/webhooks/twilio/status", params)
+        Some(self.form(public_url, "/webhooks/twilio/status", params))
     }
 
     fn inbound(&self, public_url: &str, i: &Inbound<'_>) -> DemoRequest {
