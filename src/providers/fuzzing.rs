@@ -166,7 +166,7 @@ mod tests {
         let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
         for provider in providers() {
             let dir = seeds.join(provider.name());
-            let entries = std::fs::read_dir(&dir).map_or_else(|e| panic!("{dir:?}: {e}"), |d| d);
+            let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir:?}: {e}"));
             let mut count = 0;
             for entry in entries.flatten() {
                 let data = std::fs::read(entry.path()).unwrap_or_default();
