@@ -66,6 +66,14 @@ impl AppState {
         };
         let store = store::open_with(&config.database_url, options).await?;
         upgrade_fingerprints(&store, &data_key).await?;
+        // Before the writers start: they count from where the rebuild ends.
+        let started = std::time::Instant::now();
+        if store.rebuild_rollups_if_needed().await? {
+            tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "dashboard rollups counted from the stored data"
+            );
+        }
         let writer_metrics = WriterMetrics::default();
         store.refresh_mappings().await?;
         let writes = Writes::start(

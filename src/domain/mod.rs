@@ -3,6 +3,7 @@
 //! next steps, time zones, timeline annotations).
 
 pub mod account;
+pub mod dashboard;
 pub mod error_catalog;
 pub mod event;
 pub mod guidance;

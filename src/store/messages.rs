@@ -128,6 +128,10 @@ pub struct MessageQuery {
     pub sender_identity: Option<String>,
     pub template_key: Option<String>,
     pub use_case: Option<String>,
+    /// Only messages with (`true`) or without a final status.
+    pub is_final: Option<bool>,
+    /// Only messages with a retry or fallback of this kind recorded.
+    pub retry: Option<String>,
     /// Created at or after.
     pub from_us: Option<i64>,
     /// Created before.
@@ -188,6 +192,21 @@ impl Store {
             if let Some(value) = value {
                 query.push(&format!(" AND {column} = ")).bind(value.clone());
             }
+        }
+        if let Some(is_final) = q.is_final {
+            query.push(if is_final {
+                " AND is_final = TRUE"
+            } else {
+                " AND is_final = FALSE"
+            });
+        }
+        if let Some(kind) = &q.retry {
+            query.push(
+                " AND EXISTS (SELECT 1 FROM message_retries r \
+                        WHERE r.message_id = messages.id AND r.kind = ",
+            );
+            query.bind(kind.clone());
+            query.push(")");
         }
         if let Some(from) = q.from_us {
             query.push(" AND created_at_us >= ").bind(from);

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod audit;
+pub mod dashboards;
 mod db;
 mod events;
 mod inbound;
@@ -33,6 +34,7 @@ use sqlx::AnyPool;
 
 pub use accounts::*;
 pub use audit::*;
+pub use dashboards::{CountRow, DashboardData, DashboardFilter, LatencyKind, LatencyRow, OtpRow};
 pub use events::*;
 pub use inbound::*;
 pub use messages::*;

@@ -7,7 +7,6 @@ use std::collections::{HashMap, HashSet};
 
 use crate::domain::{DeliveryReport, DeliveryStatus, StatusAt};
 
-use super::db::DbBool;
 use super::{EventRecord, IngestOutcome, MessageRecord, SealedPayload, StoreError};
 
 /// One delivery callback of a batch, borrowed from its `IngestItem`.
@@ -42,22 +41,38 @@ impl Delivery<'_> {
 
 pub(crate) const SUMMARY_COLUMNS: &str = "id, provider, provider_message_id, current_status, \
     current_raw_status, current_error_code, status_at_us, CAST(is_final AS INTEGER) AS is_final, \
-    updated_at_us";
+    updated_at_us, destination_country, use_case, sender_identity, template_key, created_at_us, \
+    sent_at_us, CAST(verification_linked AS INTEGER) AS verification_linked";
+
+/// What the dashboards' rollups count a message under, read with its
+/// summary (never written back: none of it changes after registration,
+/// but for `verification_linked`, which only verifications set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SummaryCounted {
+    pub country: Option<String>,
+    pub use_case: Option<String>,
+    pub sender: Option<String>,
+    pub template: Option<String>,
+    pub created_at_us: i64,
+    pub sent_at_us: Option<i64>,
+    /// An OTP verification names this message: a change of its delivery
+    /// can move that verification in the rollups.
+    pub verification_linked: bool,
+}
 
 /// The summary columns of a message, as read and as written back.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Summary {
     pub id: String,
     pub provider: String,
     pub provider_message_id: Option<String>,
-    #[sqlx(try_from = "String")]
     pub current_status: DeliveryStatus,
     pub current_raw_status: Option<String>,
     pub current_error_code: Option<String>,
     pub status_at_us: i64,
-    #[sqlx(try_from = "DbBool")]
     pub is_final: bool,
     pub updated_at_us: i64,
+    pub counted: SummaryCounted,
 }
 
 impl From<&MessageRecord> for Summary {
@@ -72,6 +87,17 @@ impl From<&MessageRecord> for Summary {
             status_at_us: m.status_at_us,
             is_final: m.is_final,
             updated_at_us: m.updated_at_us,
+            counted: SummaryCounted {
+                country: m.destination_country.clone(),
+                use_case: m.use_case.clone(),
+                sender: m.sender_identity.clone(),
+                template: m.template_key.clone(),
+                created_at_us: m.created_at_us,
+                sent_at_us: m.sent_at_us,
+                // Not among a message record's columns: assume it may be,
+                // so a change of delivery is checked against verifications.
+                verification_linked: true,
+            },
         }
     }
 }
@@ -250,6 +276,15 @@ mod tests {
             status_at_us: 0,
             is_final: false,
             updated_at_us: 0,
+            counted: SummaryCounted {
+                country: None,
+                use_case: None,
+                sender: None,
+                template: None,
+                created_at_us: 0,
+                sent_at_us: None,
+                verification_linked: false,
+            },
         }
     }
 

@@ -4,6 +4,8 @@
 mod api;
 mod browser;
 mod cli;
+mod dashboard_rollups;
+mod dashboards;
 mod demo;
 mod durability;
 mod faults;

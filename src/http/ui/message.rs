@@ -154,6 +154,8 @@ struct MessagePage {
     recipient_zone_note: String,
     events: Vec<EventRow>,
     timeout: Option<TimeoutLine>,
+    /// Not final, and its country often sends no receipt (dashboards).
+    receipt_note: Option<String>,
     notified: Option<NotifyLine>,
     retries: Vec<RetryRow>,
     /// The messages this one retried or replaced.
@@ -219,6 +221,10 @@ async fn load_page(
         next_attempt_at: format_instant(n.next_attempt_at_us, agent.zone),
     });
 
+    let receipt_note = match (&message.destination_country, message.is_final) {
+        (Some(country), false) => super::dashboards::missing_receipt_note(store, country).await?,
+        _ => None,
+    };
     let (recipient, recipient_zone_note) = recipient_zone_of(&message, &state.cipher).shown();
     let zones = Zones {
         agent: agent.zone,
@@ -251,6 +257,7 @@ async fn load_page(
         recipient_zone_note,
         events: rows,
         timeout,
+        receipt_note,
         notified,
         retries: retries
             .into_iter()

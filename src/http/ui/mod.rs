@@ -5,6 +5,7 @@
 mod account;
 mod admin;
 mod assets;
+pub(crate) mod dashboards;
 mod error;
 mod message;
 mod numbers;
@@ -45,6 +46,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/settings", get(account::settings))
         .route("/settings/timezone", post(account::set_timezone))
         .route("/settings/password", post(account::change_password))
+        .route("/dashboards", get(dashboards::dashboards))
         .route("/messages/{id}", get(message::message))
         .route("/messages/{id}/reveal", post(message::reveal))
         .merge(numbers::routes())

@@ -110,6 +110,34 @@ pub fn day_bound(
     Ok(Some(instant.timestamp_micros()))
 }
 
+/// A date box, or an exact instant: `YYYY-MM-DD` is a whole day in `zone`
+/// (as [`day_bound`]); an RFC 3339 instant (`2026-03-10T13:15:00Z`, what a
+/// dashboard figure links with) is that instant, `end` or not.
+pub fn time_bound(
+    text: Option<&str>,
+    zone: Tz,
+    end: bool,
+    field: &str,
+) -> Result<Option<i64>, UiError> {
+    match text.map(str::trim) {
+        Some(t) if t.contains('T') => chrono::DateTime::parse_from_rfc3339(t)
+            .map(|at| Some(at.timestamp_micros()))
+            .map_err(|_| {
+                UiError::bad_request(format!(
+                    "{field}: {t:?} is neither a date (YYYY-MM-DD) nor an instant \
+                     (2026-03-10T13:15:00Z)."
+                ))
+            }),
+        _ => day_bound(text, zone, end, field),
+    }
+}
+
+/// Whether a filter value is a plain date (the date box can show it) rather
+/// than an exact instant.
+pub fn is_plain_date(text: &str) -> bool {
+    !text.contains('T')
+}
+
 /// Empty form fields and query parameters mean "not given".
 pub fn given(value: &Option<String>) -> Option<String> {
     value

@@ -13,11 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use super::error::UiError;
 use super::numbers::number_path;
-use super::page::{Chrome, audit_by, day_bound, given, render};
+use super::page::{Chrome, audit_by, given, is_plain_date, render, time_bound};
 use super::session::{Agent, ClientAddr, CsrfForm};
 use crate::app::AppState;
 use crate::domain::DeliveryStatus;
 use crate::domain::account::AuditAction;
+use crate::domain::outbound::RetryKind;
 use crate::domain::search::{SearchTerm, classify};
 use crate::domain::timezones::format_instant;
 use crate::store::{MessageQuery, MessageRecord, SearchKey};
@@ -34,6 +35,11 @@ pub struct SearchForm {
     sender: String,
     template: String,
     use_case: String,
+    /// `yes` or `no`: only messages with (or without) a final status.
+    #[serde(rename = "final")]
+    finality: String,
+    /// A retry kind: only messages that were retried that way.
+    retry: String,
     from: String,
     to: String,
     /// `created_at_us~id` of the last row of the previous page.
@@ -52,6 +58,8 @@ impl SearchForm {
             ("sender", &self.sender),
             ("template", &self.template),
             ("use_case", &self.use_case),
+            ("final", &self.finality),
+            ("retry", &self.retry),
             ("from", &self.from),
             ("to", &self.to),
             ("before", &self.before),
@@ -62,6 +70,12 @@ impl SearchForm {
         .collect()
     }
 
+    /// Whether the date boxes can show the bounds (a dashboard link gives
+    /// exact instants, shown as text).
+    fn dates_are_days(&self) -> bool {
+        is_plain_date(&self.from) && is_plain_date(&self.to)
+    }
+
     fn has_filters(&self) -> bool {
         [
             &self.status,
@@ -70,6 +84,8 @@ impl SearchForm {
             &self.sender,
             &self.template,
             &self.use_case,
+            &self.finality,
+            &self.retry,
             &self.from,
             &self.to,
         ]
@@ -98,6 +114,7 @@ struct SearchPage {
     chrome: Chrome,
     form: SearchForm,
     statuses: Vec<&'static str>,
+    retry_kinds: Vec<&'static str>,
     zone: String,
     filters_open: bool,
     rows: Vec<Row>,
@@ -168,6 +185,7 @@ impl SearchPage {
         Ok(SearchPage {
             chrome: Chrome::new(token, Some(agent), "search")?,
             statuses: DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect(),
+            retry_kinds: RetryKind::ALL.iter().map(|k| k.as_str()).collect(),
             zone: agent.zone.name().to_owned(),
             filters_open: form.has_filters(),
             rows: Vec::new(),
@@ -302,7 +320,7 @@ fn build_query(form: &SearchForm, zone: Tz) -> Result<MessageQuery, String> {
         ));
     }
     let bound = |text: &str, end, field| {
-        day_bound(Some(text), zone, end, field).map_err(|e| match e {
+        time_bound(Some(text), zone, end, field).map_err(|e| match e {
             UiError::Page { message, .. } => message,
             other => format!("{other:?}"),
         })
@@ -316,8 +334,22 @@ fn build_query(form: &SearchForm, zone: Tz) -> Result<MessageQuery, String> {
             Some(parsed.ok_or("The page link is damaged: start the search again.")?)
         }
     };
+    let is_final = match form.finality.trim() {
+        "" => None,
+        "yes" => Some(true),
+        "no" => Some(false),
+        other => return Err(format!("Final: {other:?} is neither yes nor no.")),
+    };
+    let retry = given(&Some(form.retry.clone()));
+    if let Some(kind) = &retry
+        && RetryKind::parse(kind).is_none()
+    {
+        return Err(format!("Unknown retry kind {kind:?}."));
+    }
     Ok(MessageQuery {
         key: None,
+        is_final,
+        retry,
         status,
         country,
         provider: given(&Some(form.provider.clone())).map(|p| p.to_lowercase()),

@@ -6,208 +6,18 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::rollup::Counted;
+use super::tally;
+pub(crate) use super::tx::{
+    BatchOutcome, DueMessage, NewReview, Notification, WriteTx, notification, timeout_dedup_key,
+};
 use super::{Command, Done, ItemResult, Renormalize, TimeoutChunk};
 use crate::domain::limbo::TIMEOUT_RAW_STATUS;
 use crate::domain::{DeliveryReport, DeliveryStatus};
-use crate::store::summary::{Delivery, Plan, Summary, plan};
+use crate::store::summary::{Delivery, Summary, plan};
 use crate::store::{
-    EventRecord, InboundItem, IngestItem, IngestOutcome, MessageRecord, NewMessage, NewRetry,
-    NewVerification, NewVerificationEvent, Registration, RetryRecord, SealedPayload, StoreError,
+    IngestItem, IngestOutcome, MessageRecord, NewMessage, Registration, SealedPayload, StoreError,
 };
-
-/// A review item about to be written.
-pub(crate) struct NewReview<'a> {
-    pub provider: &'a str,
-    pub route: &'a str,
-    pub kind: &'a str,
-    pub reason: String,
-    pub event_id: Option<i64>,
-    /// Set for unreadable callbacks; `None` never conflicts.
-    pub dedup_key: Option<&'a str>,
-    /// The raw status the queue groups by; `None` when unreadable.
-    pub raw_status: Option<&'a str>,
-    pub payload: &'a SealedPayload,
-    pub received_at_us: i64,
-}
-
-/// What a batch of delivery callbacks writes besides its events.
-#[derive(Default)]
-pub(crate) struct BatchOutcome<'a> {
-    pub plan: Plan<'a>,
-    pub reviews: Vec<NewReview<'a>>,
-    /// Copies of callbacks stored before (or earlier in this batch):
-    /// (dedup key, how many, latest receipt).
-    pub copies: Vec<(&'a str, i64, i64)>,
-    /// Outbox rows for the product (empty unless notifying is on).
-    pub notifications: Vec<Notification>,
-}
-
-/// An event for the product (`SMSTRAIL_NOTIFY_URL`), written to the outbox
-/// in the same transaction as the summary change it announces.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Notification {
-    pub message_id: String,
-    /// `message.final` or `message.timeout`.
-    pub event_type: &'static str,
-    pub status: &'static str,
-    pub error_code: Option<String>,
-    pub occurred_at_us: i64,
-    pub created_at_us: i64,
-}
-
-pub const EVENT_FINAL: &str = "message.final";
-pub const EVENT_TIMEOUT: &str = "message.timeout";
-
-/// What the product is told about a summary moving from `before` to
-/// `after`: `message.final` when it became final (or moved between two
-/// final statuses, e.g. a later `failed` after `delivered`),
-/// `message.timeout` when smstrail's own timeout made it `unknown`; nothing
-/// otherwise (a duplicate or a change that does not settle anything).
-pub(crate) fn notification(
-    before: (DeliveryStatus, bool),
-    after: &Summary,
-    now_us: i64,
-) -> Option<Notification> {
-    let (was_status, was_final) = before;
-    let event_type = if after.is_final && (!was_final || was_status != after.current_status) {
-        EVENT_FINAL
-    } else if !after.is_final
-        && after.current_status == DeliveryStatus::Unknown
-        && was_status != DeliveryStatus::Unknown
-        && after.current_raw_status.as_deref() == Some(TIMEOUT_RAW_STATUS)
-    {
-        EVENT_TIMEOUT
-    } else {
-        return None;
-    };
-    Some(Notification {
-        message_id: after.id.clone(),
-        event_type,
-        status: after.current_status.as_str(),
-        error_code: after.current_error_code.clone(),
-        occurred_at_us: after.status_at_us,
-        created_at_us: now_us,
-    })
-}
-
-/// A message past its final-status window, claimed by a reconcile chunk.
-pub(crate) struct DueMessage {
-    pub id: String,
-    pub provider: String,
-    pub provider_message_id: Option<String>,
-    pub final_deadline_us: i64,
-}
-
-/// One timeout event per message, whoever runs the job and however often:
-/// the event table's unique dedup key refuses a second one.
-pub fn timeout_dedup_key(message_id: &str) -> String {
-    format!("smstrail|timeout|{message_id}")
-}
-
-/// The primitive statements of the write path, inside one open transaction.
-pub(crate) trait WriteTx {
-    /// Inserts the events not stored before and reads the summaries of the
-    /// messages they are about: the new event ids by dedup key, and the
-    /// summaries (one statement on PostgreSQL).
-    async fn insert_events(
-        &mut self,
-        deliveries: &[&Delivery<'_>],
-    ) -> Result<(HashMap<String, i64>, Vec<Summary>), StoreError>;
-
-    /// Writes what a batch of callbacks decided: repeat counts, waiting
-    /// marks, review items and the summaries it changed.
-    async fn write_outcome(&mut self, outcome: &BatchOutcome<'_>) -> Result<(), StoreError>;
-
-    /// Inbound message; `false` when it was stored before.
-    async fn insert_inbound(&mut self, item: &InboundItem) -> Result<bool, StoreError>;
-
-    /// `false` when an item with its dedup key was stored before.
-    async fn insert_review(&mut self, review: &NewReview<'_>) -> Result<bool, StoreError>;
-
-    /// Inserts a message and takes the waiting mark of its provider message
-    /// id: the stored message and whether callbacks were waiting for it.
-    /// `Ok(None)` when the idempotency key exists already; `Conflict` when
-    /// the provider message id belongs to another message.
-    async fn insert_message(
-        &mut self,
-        message: &NewMessage,
-    ) -> Result<Option<(MessageRecord, bool)>, StoreError>;
-
-    async fn message(&mut self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
-
-    async fn message_by_key(&mut self, idempotency_key: &str) -> Result<MessageRecord, StoreError>;
-
-    /// `Conflict` when another message has this provider message id.
-    async fn set_provider_message_id(&mut self, id: &str, pmid: &str) -> Result<(), StoreError>;
-
-    /// Removes the waiting mark of a provider message id; whether there was one.
-    async fn take_waiting(&mut self, provider: &str, pmid: &str) -> Result<bool, StoreError>;
-
-    async fn timeline(
-        &mut self,
-        provider: &str,
-        pmid: &str,
-    ) -> Result<Vec<EventRecord>, StoreError>;
-
-    async fn write_summary(&mut self, summary: &Summary) -> Result<(), StoreError>;
-
-    /// Whether summary changes are announced to the product (outbox rows).
-    fn notifies(&self) -> bool;
-
-    /// Writes outbox rows outside a batch of callbacks (re-normalization,
-    /// callbacks attached at registration).
-    async fn insert_notifications(&mut self, events: &[Notification]) -> Result<(), StoreError>;
-
-    /// Resolves the open review item of an unmatched provider message id,
-    /// if there is one: its message has been registered.
-    async fn resolve_unmatched(
-        &mut self,
-        provider: &str,
-        pmid: &str,
-        at_us: i64,
-    ) -> Result<(), StoreError>;
-
-    /// Sets the normalized status of these events (a status mapping changed).
-    async fn set_event_status(
-        &mut self,
-        event_ids: &[i64],
-        status: Option<&str>,
-    ) -> Result<(), StoreError>;
-
-    async fn message_by_provider_id(
-        &mut self,
-        provider: &str,
-        pmid: &str,
-    ) -> Result<Option<MessageRecord>, StoreError>;
-
-    /// `None` when the message does not exist.
-    async fn insert_retry(&mut self, retry: &NewRetry) -> Result<Option<RetryRecord>, StoreError>;
-
-    async fn insert_verification(
-        &mut self,
-        verification: &NewVerification,
-    ) -> Result<(), StoreError>;
-
-    /// `false` when the verification does not exist.
-    async fn insert_verification_event(
-        &mut self,
-        event: &NewVerificationEvent,
-    ) -> Result<bool, StoreError>;
-
-    /// Up to `limit` messages without a final status whose deadline is at or
-    /// before `now_us`, earliest deadline first, through the (is_final,
-    /// final_deadline_us) index, that no other transaction is working on;
-    /// and how many rows the scan saw (a full chunk means more may be due).
-    async fn claim_due(
-        &mut self,
-        now_us: i64,
-        limit: usize,
-    ) -> Result<(Vec<DueMessage>, usize), StoreError>;
-
-    /// Clears the deadlines of messages whose timeout is handled, so that no
-    /// later pass finds them again.
-    async fn clear_deadlines(&mut self, ids: &[&str]) -> Result<(), StoreError>;
-}
 
 /// Applies every command that is not a delivery callback, one at a time;
 /// delivery callbacks are left to [`ingest_deliveries`], set-based.
@@ -260,7 +70,9 @@ pub(crate) async fn apply_one(tx: &mut impl WriteTx, command: &Command) -> ItemR
             provider_message_id,
         } => Done::Message(set_provider_message_id(tx, id, provider_message_id).await?),
         Command::RecordRetry(retry) => {
-            Done::Retry(tx.insert_retry(retry).await?.ok_or(StoreError::NotFound)?)
+            let record = tx.insert_retry(retry).await?.ok_or(StoreError::NotFound)?;
+            tally::retry(tx, &record).await?;
+            Done::Retry(record)
         }
         Command::CreateVerification(verification) => {
             tx.insert_verification(verification).await?;
@@ -270,12 +82,14 @@ pub(crate) async fn apply_one(tx: &mut impl WriteTx, command: &Command) -> ItemR
             {
                 return Err(StoreError::NotFound);
             }
+            tally::verification_event(tx, &verification.first_event).await?;
             Done::Verification
         }
         Command::AddVerificationEvent(event) => {
             if !tx.insert_verification_event(event).await? {
                 return Err(StoreError::NotFound);
             }
+            tally::verification_event(tx, event).await?;
             Done::Verification
         }
         Command::TimeOut {
@@ -384,6 +198,7 @@ pub(crate) async fn ingest_deliveries(
         .collect();
     let (inserted, summaries) = tx.insert_events(&firsts).await?;
     let copies = repeated_copies(deliveries, &inserted);
+    let before_batch = tally::before_plan(tx, &firsts, &inserted, &summaries, &copies);
     if inserted.is_empty() {
         tx.write_outcome(&BatchOutcome {
             copies,
@@ -404,6 +219,7 @@ pub(crate) async fn ingest_deliveries(
         HashMap::new()
     };
     let plan = plan(deliveries, inserted, summaries)?;
+    tally::after_plan(tx, &before_batch, &plan.touched).await?;
     let now_us = chrono::Utc::now().timestamp_micros();
     let notifications: Vec<Notification> = plan
         .touched
@@ -435,7 +251,8 @@ pub(crate) async fn ingest_deliveries(
         copies,
         notifications,
     };
-    tx.write_outcome(&outcome).await?;
+    let linked_now = tx.write_outcome(&outcome).await?;
+    tally::linked_meanwhile(tx, &before_batch, &outcome.plan.touched, &linked_now).await?;
     Ok(outcome.plan.outcomes)
 }
 
@@ -469,8 +286,14 @@ fn repeated_copies<'a>(
 
 async fn register(tx: &mut impl WriteTx, m: &NewMessage) -> Result<Registration, StoreError> {
     match tx.insert_message(m).await? {
-        Some((message, false)) => Ok(Registration::Created(message)),
-        Some((message, true)) => Ok(Registration::Created(attach(tx, message).await?)),
+        Some((message, waiting)) => {
+            tally::registered(tx, &message);
+            if waiting {
+                Ok(Registration::Created(attach(tx, message).await?))
+            } else {
+                Ok(Registration::Created(message))
+            }
+        }
         None => {
             let message = tx.message_by_key(&m.idempotency_key).await?;
             let same_request = message.request_fingerprint == m.request_fingerprint;
@@ -542,6 +365,7 @@ async fn renormalize(tx: &mut impl WriteTx, chunk: &Renormalize) -> Result<usize
         if summary != before {
             summary.updated_at_us = before.updated_at_us.max(chunk.at_us);
             tx.write_summary(&summary).await?;
+            tally::moved(tx, &Counted::of_message(&message), &before, &summary).await?;
             notify(tx, &before, &summary).await?;
             changed += 1;
         }
@@ -563,6 +387,7 @@ async fn replay(
     let mut summary = before.clone();
     summary.apply_all(&events)?;
     tx.write_summary(&summary).await?;
+    tally::attached(tx, &message, &events, &before, &summary).await?;
     notify(tx, &before, &summary).await?;
     tx.message(&message.id).await?.ok_or(StoreError::NotFound)
 }

@@ -18,8 +18,17 @@
 mod commands;
 mod flows;
 mod postgres;
+mod postgres_batch;
+mod postgres_open;
+mod postgres_rollup;
+mod rollup;
 mod sqlite;
+mod sqlite_batch;
+mod sqlite_open;
+mod sqlite_rollup;
 mod sqlite_rows;
+mod tally;
+mod tx;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
@@ -93,9 +102,9 @@ impl Writes {
                     notify,
                 };
                 if sqlite {
-                    sqlite::run(&url, receivers, batches, timeout, ready);
+                    sqlite_open::run(&url, receivers, batches, timeout, ready);
                 } else {
-                    postgres::run(&url, receivers, batches, timeout, ready);
+                    postgres_open::run(&url, receivers, batches, timeout, ready);
                 }
             })
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;

@@ -4,89 +4,36 @@
 //! the plan decided, commit. Round trips, not rows, are what a batch costs.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
-use tokio::sync::{mpsc, oneshot};
 
 use super::flows::{self, BatchOutcome, DueMessage, NewReview, Notification, WriteTx, delivery_of};
-use super::{BatchWriter, Batches, Command, Done, ItemResult, Job, run_writer};
+use super::postgres_batch::{self as batch, column};
+use super::postgres_rollup as rollup;
+use super::rollup::RollupDelta;
+use super::tally::VerificationFacts;
+use super::{BatchWriter, Command, Done, ItemResult};
 use crate::store::db::{advisory_key, conflict_or};
 use crate::store::review::{REGISTERED_LATER, unmatched_key};
-use crate::store::summary::{Delivery, SUMMARY_COLUMNS, Summary};
+use crate::store::summary::{Delivery, Summary};
 use crate::store::{
     EVENT_COLUMNS, EventRecord, InboundItem, MESSAGE_COLUMNS, MessageRecord, NewMessage, NewRetry,
     NewVerification, NewVerificationEvent, RetryRecord, StoreError,
 };
 
-pub(super) fn run(
-    url: &str,
-    receivers: Vec<mpsc::Receiver<Job>>,
-    batches: Batches,
-    timeout: Duration,
-    ready: oneshot::Sender<Result<(), StoreError>>,
-) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            let _ = ready.send(Err(StoreError::Unavailable(format!("writer runtime: {e}"))));
-            return;
-        }
-    };
-    runtime.block_on(async move {
-        let options = match connect_options(url, timeout) {
-            Ok(options) => options,
-            Err(e) => {
-                let _ = ready.send(Err(e));
-                return;
-            }
-        };
-        let mut writers = Vec::with_capacity(receivers.len());
-        for _ in &receivers {
-            let mut writer = PgWriter {
-                notify: batches.notify,
-                options: options.clone(),
-                timeout,
-                conn: None,
-            };
-            // Start-up fails loudly when the database is not there at all.
-            if let Err(e) = writer.connection().await {
-                let _ = ready.send(Err(e));
-                return;
-            }
-            writers.push(writer);
-        }
-        let _ = ready.send(Ok(()));
-        let local = tokio::task::LocalSet::new();
-        for (writer, queue) in writers.into_iter().zip(receivers) {
-            local.spawn_local(run_writer(writer, queue, batches.clone()));
-        }
-        local.await;
-    });
-}
-
-/// The server cancels a statement that runs past the timeout.
-fn connect_options(url: &str, timeout: Duration) -> Result<PgConnectOptions, StoreError> {
-    Ok(PgConnectOptions::from_str(url)?
-        .options([("statement_timeout", timeout.as_millis().to_string())]))
-}
-
 /// One writer and its connection, opened again whenever it broke: a
 /// database that restarted must not need a restart of smstrail.
 pub(super) struct PgWriter {
-    notify: bool,
-    options: PgConnectOptions,
-    timeout: Duration,
-    conn: Option<PgConnection>,
+    pub(super) notify: bool,
+    pub(super) options: PgConnectOptions,
+    pub(super) timeout: Duration,
+    pub(super) conn: Option<PgConnection>,
 }
 
 impl PgWriter {
-    async fn connection(&mut self) -> Result<&mut PgConnection, StoreError> {
+    pub(super) async fn connection(&mut self) -> Result<&mut PgConnection, StoreError> {
         if self.conn.is_none() {
             let connect = PgConnection::connect_with(&self.options);
             let conn = tokio::time::timeout(self.timeout, connect)
@@ -151,9 +98,10 @@ async fn apply_batch(
     batch: &[Command],
     notify: bool,
 ) -> Result<Vec<ItemResult>, StoreError> {
-    let mut tx = conn.begin_with(begin_and_lock(batch)).await?;
+    let mut tx = conn.begin_with(batch::begin_and_lock(batch)).await?;
     let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(batch.len());
     let mut deliveries = Vec::new();
+    let mut counted = RollupDelta::default();
     for (index, command) in batch.iter().enumerate() {
         if let Command::Ingest(item) = command
             && let Some(delivery) = delivery_of(index, item)
@@ -162,7 +110,7 @@ async fn apply_batch(
             results.push(None);
             continue;
         }
-        match flows::apply_one(&mut PgTx(&mut tx, notify), command).await {
+        match flows::apply_one(&mut PgTx(&mut tx, notify, &mut counted), command).await {
             Ok(done) => results.push(Some(Ok(done))),
             // A refused statement aborts the whole transaction on
             // PostgreSQL: answer a lone item, retry a batch item by item.
@@ -173,11 +121,14 @@ async fn apply_batch(
         }
     }
     if !deliveries.is_empty() {
-        let outcomes = flows::ingest_deliveries(&mut PgTx(&mut tx, notify), &deliveries).await?;
+        let outcomes =
+            flows::ingest_deliveries(&mut PgTx(&mut tx, notify, &mut counted), &deliveries).await?;
         for (index, outcome) in outcomes {
             results[index] = Some(Ok(Done::Ingested(outcome)));
         }
     }
+    // What the callbacks' statement did not carry (a batch of registrations).
+    rollup::flush(&mut tx, counted.take()).await?;
     tx.commit().await?;
     results
         .into_iter()
@@ -187,211 +138,23 @@ async fn apply_batch(
         .collect()
 }
 
-/// `BEGIN` and the advisory locks of every provider message id the batch
-/// touches, in one round trip. The locks serialize a callback and the
-/// registration of its message across writers and processes until the
-/// transaction ends; taken in sorted order, two batches never wait on each
-/// other in a cycle. The keys are integers we computed, so writing them
-/// into the text is safe (and lets `BEGIN` travel in the same message).
-fn begin_and_lock(batch: &[Command]) -> String {
-    let mut keys: Vec<i64> = batch
-        .iter()
-        .flat_map(Command::locked_provider_message_ids)
-        .map(|pmid| advisory_key("provider_message_id", pmid))
-        .collect();
-    if keys.is_empty() {
-        return "BEGIN".to_owned();
-    }
-    keys.sort_unstable();
-    keys.dedup();
-    let list: Vec<String> = keys.iter().map(i64::to_string).collect();
-    format!(
-        "BEGIN; SELECT pg_advisory_xact_lock(k) FROM unnest('{{{}}}'::bigint[]) AS k",
-        list.join(",")
-    )
-}
+/// The primitive statements on a writer's open transaction, whether it
+/// notifies, and the batch's rollup deltas.
+struct PgTx<'t, 'r>(&'t mut PgConnection, bool, &'r mut RollupDelta);
 
-/// A row of the insert-and-read statement: an inserted event (dedup key and
-/// id) or the summary of a message (the other columns).
-#[derive(sqlx::FromRow)]
-struct EventOrSummary {
-    dedup_key: Option<String>,
-    event_id: Option<i64>,
-    id: Option<String>,
-    provider: Option<String>,
-    provider_message_id: Option<String>,
-    current_status: Option<String>,
-    current_raw_status: Option<String>,
-    current_error_code: Option<String>,
-    status_at_us: Option<i64>,
-    is_final: Option<i32>,
-    updated_at_us: Option<i64>,
-}
-
-impl TryFrom<EventOrSummary> for Summary {
-    type Error = StoreError;
-
-    fn try_from(row: EventOrSummary) -> Result<Self, StoreError> {
-        let missing = || StoreError::Corrupt("a summary row without its columns".to_owned());
-        Ok(Self {
-            id: row.id.ok_or_else(missing)?,
-            provider: row.provider.ok_or_else(missing)?,
-            provider_message_id: row.provider_message_id,
-            current_status: row
-                .current_status
-                .ok_or_else(missing)?
-                .parse()
-                .map_err(|e| StoreError::Corrupt(format!("stored status: {e}")))?,
-            current_raw_status: row.current_raw_status,
-            current_error_code: row.current_error_code,
-            status_at_us: row.status_at_us.ok_or_else(missing)?,
-            is_final: row.is_final.ok_or_else(missing)? != 0,
-            updated_at_us: row.updated_at_us.ok_or_else(missing)?,
-        })
-    }
-}
-
-/// A freshly inserted message and whether callbacks were waiting for it.
-#[derive(sqlx::FromRow)]
-struct Inserted {
-    #[sqlx(flatten)]
-    message: MessageRecord,
-    waiting: bool,
-}
-
-/// The primitive statements on a writer's open transaction.
-struct PgTx<'t>(&'t mut PgConnection, bool);
-
-impl WriteTx for PgTx<'_> {
-    /// One statement: the insert, and the summaries of the messages the
-    /// batch is about (read in the same round trip; the advisory locks were
-    /// taken by the statement before, so this snapshot is after them).
+impl WriteTx for PgTx<'_, '_> {
     async fn insert_events(
         &mut self,
         deliveries: &[&Delivery<'_>],
     ) -> Result<(HashMap<String, i64>, Vec<Summary>), StoreError> {
-        let rows: Vec<EventOrSummary> = sqlx::query_as(&format!(
-            "WITH inserted AS ( \
-               INSERT INTO message_events (dedup_key, provider, provider_message_id, \
-               provider_event_id, raw_status, status, error_code, provider_occurred_at_us, \
-               received_at_us, content_type, raw_payload_sealed) \
-               SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], \
-               $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::text[], \
-               $11::bytea[]) \
-               ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key, id) \
-             SELECT dedup_key, id AS event_id, NULL AS id, NULL AS provider, \
-             NULL AS provider_message_id, NULL AS current_status, NULL AS current_raw_status, \
-             NULL AS current_error_code, NULL::bigint AS status_at_us, NULL::int AS is_final, \
-             NULL::bigint AS updated_at_us FROM inserted \
-             UNION ALL \
-             SELECT NULL, NULL, {SUMMARY_COLUMNS} FROM messages \
-             WHERE (provider, provider_message_id) IN \
-             (SELECT * FROM UNNEST($2::text[], $3::text[]))"
-        ))
-        .bind(column(deliveries, |d| d.dedup_key))
-        .bind(column(deliveries, |d| d.provider))
-        .bind(column(deliveries, |d| {
-            d.report.provider_message_id.as_str()
-        }))
-        .bind(column(deliveries, |d| {
-            d.report.provider_event_id.as_deref()
-        }))
-        .bind(column(deliveries, |d| d.report.raw_status.as_str()))
-        .bind(column(deliveries, |d| d.status_text()))
-        .bind(column(deliveries, |d| d.report.error_code.as_deref()))
-        .bind(column(deliveries, |d| d.provider_occurred_at_us()))
-        .bind(column(deliveries, |d| d.received_at_us))
-        .bind(column(deliveries, |d| d.payload.content_type.as_str()))
-        .bind(column(deliveries, |d| d.payload.sealed.as_slice()))
-        .fetch_all(&mut *self.0)
-        .await?;
-        let mut inserted = HashMap::new();
-        let mut summaries = Vec::new();
-        for row in rows {
-            match (row.dedup_key.clone(), row.event_id) {
-                (Some(key), Some(id)) => {
-                    inserted.insert(key, id);
-                }
-                _ => summaries.push(Summary::try_from(row)?),
-            }
-        }
-        Ok((inserted, summaries))
+        batch::insert_events(self.0, deliveries).await
     }
 
-    /// One statement: repeat counts, waiting marks, review items and
-    /// summaries together.
-    async fn write_outcome(&mut self, outcome: &BatchOutcome<'_>) -> Result<(), StoreError> {
-        let (copies, waiting) = (&outcome.copies, &outcome.plan.unmatched);
-        let (reviews, touched) = (&outcome.reviews, &outcome.plan.touched);
-        let notes = &outcome.notifications;
-        if copies.is_empty() && waiting.is_empty() && reviews.is_empty() && touched.is_empty() {
-            return Ok(());
-        }
-        sqlx::query(
-            "WITH repeats AS ( \
-               INSERT INTO event_duplicates (event_id, count, last_received_at_us) \
-               SELECT e.id, v.count, v.last \
-               FROM UNNEST($1::text[], $2::bigint[], $3::bigint[]) AS v (dedup_key, count, last) \
-               JOIN message_events e ON e.dedup_key = v.dedup_key \
-               ON CONFLICT (event_id) DO UPDATE \
-               SET count = event_duplicates.count + excluded.count, \
-               last_received_at_us = GREATEST(event_duplicates.last_received_at_us, \
-               excluded.last_received_at_us)), \
-             waiting AS ( \
-               INSERT INTO unmatched_callbacks (provider, provider_message_id, \
-               first_received_at_us) \
-               SELECT * FROM UNNEST($4::text[], $5::text[], $6::bigint[]) \
-               ON CONFLICT DO NOTHING), \
-             review AS ( \
-               INSERT INTO review_items (provider, route, kind, reason, event_id, \
-               content_type, raw_payload_sealed, received_at_us, raw_status) \
-               SELECT * FROM UNNEST($7::text[], $8::text[], $9::text[], $10::text[], \
-               $11::bigint[], $12::text[], $13::bytea[], $14::bigint[], $22::text[])), \
-             notify AS ( \
-               INSERT INTO notify_outbox (message_id, event_type, status, error_code, \
-               occurred_at_us, created_at_us, next_attempt_at_us) \
-               SELECT v.id, v.kind, v.status, v.error_code, v.at, v.created, v.created \
-               FROM UNNEST($23::text[], $24::text[], $25::text[], $26::text[], $27::bigint[], \
-               $28::bigint[]) AS v (id, kind, status, error_code, at, created)) \
-             UPDATE messages SET current_status = v.status, current_raw_status = v.raw_status, \
-             current_error_code = v.error_code, status_at_us = v.status_at_us, \
-             is_final = v.is_final, updated_at_us = v.updated_at_us \
-             FROM UNNEST($15::text[], $16::text[], $17::text[], $18::text[], $19::bigint[], \
-             $20::boolean[], $21::bigint[]) \
-             AS v (id, status, raw_status, error_code, status_at_us, is_final, updated_at_us) \
-             WHERE messages.id = v.id",
-        )
-        .bind(column(copies, |c| c.0))
-        .bind(column(copies, |c| c.1))
-        .bind(column(copies, |c| c.2))
-        .bind(column(waiting, |d| d.provider))
-        .bind(column(waiting, |d| d.report.provider_message_id.as_str()))
-        .bind(column(waiting, |d| d.received_at_us))
-        .bind(column(reviews, |r| r.provider))
-        .bind(column(reviews, |r| r.route))
-        .bind(column(reviews, |r| r.kind))
-        .bind(column(reviews, |r| r.reason.as_str()))
-        .bind(column(reviews, |r| r.event_id))
-        .bind(column(reviews, |r| r.payload.content_type.as_str()))
-        .bind(column(reviews, |r| r.payload.sealed.as_slice()))
-        .bind(column(reviews, |r| r.received_at_us))
-        .bind(column(touched, |s| s.id.as_str()))
-        .bind(column(touched, |s| s.current_status.as_str()))
-        .bind(column(touched, |s| s.current_raw_status.as_deref()))
-        .bind(column(touched, |s| s.current_error_code.as_deref()))
-        .bind(column(touched, |s| s.status_at_us))
-        .bind(column(touched, |s| s.is_final))
-        .bind(column(touched, |s| s.updated_at_us))
-        .bind(column(reviews, |r| r.raw_status))
-        .bind(column(notes, |n| n.message_id.as_str()))
-        .bind(column(notes, |n| n.event_type))
-        .bind(column(notes, |n| n.status))
-        .bind(column(notes, |n| n.error_code.as_deref()))
-        .bind(column(notes, |n| n.occurred_at_us))
-        .bind(column(notes, |n| n.created_at_us))
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
+    async fn write_outcome(
+        &mut self,
+        outcome: &BatchOutcome<'_>,
+    ) -> Result<Vec<String>, StoreError> {
+        batch::write_outcome(self.0, self.2, outcome).await
     }
 
     fn notifies(&self) -> bool {
@@ -485,56 +248,11 @@ impl WriteTx for PgTx<'_> {
         Ok(inserted > 0)
     }
 
-    /// One round trip: the insert, and the waiting mark it clears, in one
-    /// statement (data-modifying CTEs).
     async fn insert_message(
         &mut self,
         m: &NewMessage,
     ) -> Result<Option<(MessageRecord, bool)>, StoreError> {
-        let row: Option<Inserted> = sqlx::query_as(&format!(
-            "WITH inserted AS ( \
-               INSERT INTO messages (id, idempotency_key, request_fingerprint, provider, \
-               provider_message_id, recipient_hash, recipient_sealed, recipient_masked, \
-               destination_country, sender_identity, sender_type, template_key, use_case, \
-               user_ref, product_action_kind, product_action_ref, product_action_url, \
-               recipient_timezone, sent_at_us, metadata_json, created_at_us, current_status, \
-               status_at_us, is_final, updated_at_us, recipient_valid, final_deadline_us) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-               $17, $18, $19, $20, $21, 'accepted', $21, FALSE, $21, $22, $23) \
-               ON CONFLICT (idempotency_key) DO NOTHING RETURNING {MESSAGE_COLUMNS}), \
-             waiting AS ( \
-               DELETE FROM unmatched_callbacks u USING inserted i \
-               WHERE u.provider = i.provider AND u.provider_message_id = i.provider_message_id \
-               RETURNING 1) \
-             SELECT inserted.*, EXISTS (SELECT 1 FROM waiting) AS waiting FROM inserted"
-        ))
-        .bind(&m.id)
-        .bind(&m.idempotency_key)
-        .bind(&m.request_fingerprint)
-        .bind(&m.provider)
-        .bind(&m.provider_message_id)
-        .bind(&m.recipient.hash)
-        .bind(&m.recipient.sealed)
-        .bind(&m.recipient.masked)
-        .bind(&m.recipient.country)
-        .bind(&m.sender_identity)
-        .bind(&m.sender_type)
-        .bind(&m.template_key)
-        .bind(&m.use_case)
-        .bind(&m.user_ref)
-        .bind(&m.product_action.kind)
-        .bind(&m.product_action.reference)
-        .bind(&m.product_action.url)
-        .bind(&m.recipient_timezone)
-        .bind(m.sent_at_us)
-        .bind(&m.metadata_json)
-        .bind(m.created_at_us)
-        .bind(m.recipient_valid)
-        .bind(m.final_deadline_us)
-        .fetch_optional(&mut *self.0)
-        .await
-        .map_err(|e| conflict_or(e, "provider_message_id is already registered"))?;
-        Ok(row.map(|row| (row.message, row.waiting)))
+        batch::insert_message(self.0, m).await
     }
 
     async fn message(&mut self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
@@ -766,9 +484,31 @@ impl WriteTx for PgTx<'_> {
             .await?;
         Ok(())
     }
-}
 
-/// One column of a set-based statement, as an array parameter.
-fn column<'a, T, V>(rows: &'a [T], value: impl Fn(&'a T) -> V) -> Vec<V> {
-    rows.iter().map(value).collect()
+    fn rollup(&mut self) -> &mut RollupDelta {
+        self.2
+    }
+
+    async fn lock_verification_messages(&mut self, id: &str) -> Result<(), StoreError> {
+        rollup::lock_verification_messages(self.0, id).await
+    }
+
+    async fn link_verification(&mut self, message_id: &str) -> Result<(), StoreError> {
+        rollup::link_verification(self.0, message_id).await
+    }
+
+    async fn verifications_naming(&mut self, ids: &[&str]) -> Result<Vec<String>, StoreError> {
+        rollup::verifications_naming(self.0, ids).await
+    }
+
+    async fn verification_facts(
+        &mut self,
+        id: &str,
+    ) -> Result<Option<VerificationFacts>, StoreError> {
+        rollup::verification_facts(self.0, id).await
+    }
+
+    async fn repeated_copies_of(&mut self, provider: &str, pmid: &str) -> Result<i64, StoreError> {
+        rollup::repeated_copies_of(self.0, provider, pmid).await
+    }
 }

@@ -9,142 +9,28 @@
 //! runs again with a savepoint per item, so it fails alone.
 
 use std::collections::HashMap;
-use std::str::FromStr;
-use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use sqlx::sqlite::SqliteConnectOptions;
-use tokio::sync::{mpsc, oneshot};
 
 use super::flows::{self, BatchOutcome, DueMessage, NewReview, Notification, WriteTx};
-use super::sqlite_rows::{event, message, retry, summary};
-use super::{BatchWriter, Batches, Command, ItemResult, Job, run_writer};
+use super::rollup::RollupDelta;
+use super::sqlite_batch as batch;
+use super::sqlite_rollup as rollup;
+use super::sqlite_rows::{event, message, retry};
+use super::tally::VerificationFacts;
+use super::{BatchWriter, Command, ItemResult};
 use crate::store::review::{REGISTERED_LATER, unmatched_key};
-use crate::store::summary::{Delivery, SUMMARY_COLUMNS, Summary};
+use crate::store::summary::{Delivery, Summary};
 use crate::store::{
     EVENT_COLUMNS, EventRecord, InboundItem, MessageRecord, NewMessage, NewRetry, NewVerification,
     NewVerificationEvent, RetryRecord, StoreError,
 };
 
-/// Statements kept prepared: every statement this writer runs fits.
-const STATEMENT_CACHE: usize = 64;
-
 const MESSAGE_COLUMNS: &str = crate::store::MESSAGE_COLUMNS;
 
-pub(super) fn run(
-    url: &str,
-    mut receivers: Vec<mpsc::Receiver<Job>>,
-    batches: Batches,
-    timeout: Duration,
-    ready: oneshot::Sender<Result<(), StoreError>>,
-) {
-    let writer = match SqliteWriter::open(url, timeout) {
-        Ok(writer) => SqliteWriter {
-            notify: batches.notify,
-            ..writer
-        },
-        Err(e) => {
-            let _ = ready.send(Err(e));
-            return;
-        }
-    };
-    let (Some(queue), true) = (receivers.pop(), receivers.is_empty()) else {
-        let _ = ready.send(Err(StoreError::Unavailable(
-            "SQLite runs exactly one writer".to_owned(),
-        )));
-        return;
-    };
-    // The writer never awaits anything but its queue: a current-thread
-    // runtime on this thread is all it needs.
-    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            let _ = ready.send(Err(StoreError::Unavailable(format!("writer runtime: {e}"))));
-            return;
-        }
-    };
-    // Dropped when the writer stops, which stops the checkpointer too.
-    let _checkpointer = writer.hand_checkpoints_to_a_thread(url, timeout);
-    let _ = ready.send(Ok(()));
-    runtime.block_on(run_writer(writer, queue, batches));
-}
-
-/// How often the WAL is copied back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-
 pub(super) struct SqliteWriter {
-    conn: Connection,
-    notify: bool,
-}
-
-impl SqliteWriter {
-    /// `busy`: how long to wait for another process's write lock, so the
-    /// writer never hangs on one.
-    fn open(url: &str, busy: Duration) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?;
-        let conn = Connection::open(options.get_filename())?;
-        conn.busy_timeout(busy)?;
-        // FULL: a 2xx promises the callback survives a power cut, not only a crash.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(Self {
-            conn,
-            notify: false,
-        })
-    }
-
-    /// SQLite checkpoints the WAL inside the commit that crosses 1,000
-    /// pages, fsyncs included: the batch that happens to cross it waits for
-    /// the whole copy. A thread of its own checkpoints instead (PASSIVE:
-    /// never blocks the writer), on the other core. Should it fail to start,
-    /// the writer keeps checkpointing itself. Returns what keeps it running.
-    fn hand_checkpoints_to_a_thread(
-        &self,
-        url: &str,
-        busy: Duration,
-    ) -> Option<std::sync::mpsc::Sender<()>> {
-        let opened = SqliteConnectOptions::from_str(url)
-            .map_err(StoreError::from)
-            .and_then(|options| Ok(Connection::open(options.get_filename())?))
-            .and_then(|conn| {
-                conn.busy_timeout(busy)?;
-                Ok(conn)
-            });
-        let conn = match opened {
-            Ok(conn) => conn,
-            Err(error) => {
-                tracing::warn!(%error, "no checkpoint thread; the writer checkpoints itself");
-                return None;
-            }
-        };
-        let (keep, stop) = std::sync::mpsc::channel::<()>();
-        let spawned = std::thread::Builder::new()
-            .name("smstrail-checkpoint".to_owned())
-            .spawn(move || {
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    stop.recv_timeout(CHECKPOINT_EVERY)
-                {
-                    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                    if let Err(error) = done {
-                        tracing::warn!(%error, "WAL checkpoint failed; retrying");
-                    }
-                }
-            });
-        match spawned {
-            Ok(_) => {
-                if let Err(error) = self.conn.pragma_update(None, "wal_autocheckpoint", 0) {
-                    tracing::warn!(%error, "the writer keeps checkpointing itself too");
-                }
-                Some(keep)
-            }
-            Err(error) => {
-                tracing::warn!(%error, "no checkpoint thread; the writer checkpoints itself");
-                None
-            }
-        }
-    }
+    pub(super) conn: Connection,
+    pub(super) notify: bool,
 }
 
 impl BatchWriter for SqliteWriter {
@@ -160,8 +46,11 @@ impl BatchWriter for SqliteWriter {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(batch.len());
+        let mut counted = RollupDelta::default();
         for command in batch {
-            match flows::apply_one(&mut SqliteTx(&tx, self.notify), command).await {
+            let applied =
+                flows::apply_one(&mut SqliteTx(&tx, self.notify, &mut counted), command).await;
+            match applied {
                 Ok(done) => results.push(Ok(done)),
                 Err(error) if batch.len() == 1 => {
                     drop(tx); // rolls back whatever the item did before failing
@@ -172,6 +61,14 @@ impl BatchWriter for SqliteWriter {
                     return self.apply_isolated(batch).await;
                 }
             }
+        }
+        // The dashboards' counters of the whole batch, one upsert per row.
+        if let Err(error) = rollup::flush(&tx, counted.take()) {
+            drop(tx);
+            if batch.len() == 1 {
+                return Ok(vec![Err(error)]);
+            }
+            return self.apply_isolated(batch).await;
         }
         tx.commit()?;
         Ok(results)
@@ -188,7 +85,13 @@ impl SqliteWriter {
         let mut results = Vec::with_capacity(batch.len());
         for command in batch {
             let item = tx.savepoint()?;
-            match flows::apply_one(&mut SqliteTx(&item, notify), command).await {
+            // Counted per item, inside its savepoint: a refused item leaves
+            // no counts behind, and the next item reads the cells it wrote.
+            let mut counted = RollupDelta::default();
+            let applied = flows::apply_one(&mut SqliteTx(&item, notify, &mut counted), command)
+                .await
+                .and_then(|done| rollup::flush(&item, counted.take()).map(|()| done));
+            match applied {
                 Ok(done) => {
                     item.commit()?;
                     results.push(Ok(done));
@@ -210,69 +113,24 @@ impl SqliteWriter {
 }
 
 /// The primitive statements on the writer's connection (inside the batch
-/// transaction, within the item's savepoint).
-struct SqliteTx<'c>(&'c Connection, bool);
+/// transaction, within the item's savepoint), whether it notifies, and the
+/// batch's rollup deltas.
+struct SqliteTx<'c, 'r>(&'c Connection, bool, &'r mut RollupDelta);
 
-impl WriteTx for SqliteTx<'_> {
+impl WriteTx for SqliteTx<'_, '_> {
     async fn insert_events(
         &mut self,
         deliveries: &[&Delivery<'_>],
     ) -> Result<(HashMap<String, i64>, Vec<Summary>), StoreError> {
-        let mut insert = self.0.prepare_cached(
-            "INSERT INTO message_events (dedup_key, provider, provider_message_id, \
-             provider_event_id, raw_status, status, error_code, provider_occurred_at_us, \
-             received_at_us, content_type, raw_payload_sealed) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
-             ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-        )?;
-        let mut inserted = HashMap::new();
-        for d in deliveries {
-            let id: Option<i64> = insert
-                .query_row(
-                    params![
-                        d.dedup_key,
-                        d.provider,
-                        d.report.provider_message_id,
-                        d.report.provider_event_id,
-                        d.report.raw_status,
-                        d.status_text(),
-                        d.report.error_code,
-                        d.provider_occurred_at_us(),
-                        d.received_at_us,
-                        d.payload.content_type,
-                        d.payload.sealed,
-                    ],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            if let Some(id) = id {
-                inserted.insert(d.dedup_key.to_owned(), id);
-            }
-        }
-        let mut keys: Vec<(&str, &str)> = deliveries
-            .iter()
-            .filter(|d| inserted.contains_key(d.dedup_key))
-            .map(|d| (d.provider, d.report.provider_message_id.as_str()))
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let mut select = self.0.prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM messages \
-             WHERE provider = ?1 AND provider_message_id = ?2"
-        ))?;
-        let mut summaries = Vec::with_capacity(keys.len());
-        for (provider, pmid) in keys {
-            if let Some(found) = select
-                .query_row(params![provider, pmid], summary)
-                .optional()?
-            {
-                summaries.push(found);
-            }
-        }
-        Ok((inserted, summaries))
+        batch::insert_events(self.0, deliveries)
     }
 
-    async fn write_outcome(&mut self, outcome: &BatchOutcome<'_>) -> Result<(), StoreError> {
+    /// One writer at a time: the flags read with the summaries are current,
+    /// so no message became linked since.
+    async fn write_outcome(
+        &mut self,
+        outcome: &BatchOutcome<'_>,
+    ) -> Result<Vec<String>, StoreError> {
         let mut repeats = self.0.prepare_cached(
             "INSERT INTO event_duplicates (event_id, count, last_received_at_us) \
              SELECT id, ?2, ?3 FROM message_events WHERE dedup_key = ?1 \
@@ -300,7 +158,8 @@ impl WriteTx for SqliteTx<'_> {
         for summary in &outcome.plan.touched {
             self.write_summary(summary).await?;
         }
-        self.insert_notifications(&outcome.notifications).await
+        self.insert_notifications(&outcome.notifications).await?;
+        Ok(Vec::new())
     }
 
     fn notifies(&self) -> bool {
@@ -330,53 +189,7 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     async fn insert_inbound(&mut self, item: &InboundItem) -> Result<bool, StoreError> {
-        let InboundItem {
-            provider,
-            report,
-            sender,
-            body_sealed,
-            keyword,
-            part,
-            dedup_key,
-            payload,
-            received_at_us,
-        } = item;
-        let id: Option<i64> = self
-            .0
-            .prepare_cached(
-                "INSERT INTO inbound_messages (dedup_key, provider, provider_message_id, \
-                 sender_hash, sender_sealed, sender_masked, sender_country, \
-                 recipient_identity, body_sealed, keyword, provider_occurred_at_us, \
-                 received_at_us, content_type, raw_payload_sealed, part_group, \
-                 part_number, part_total) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-                 ?17) \
-                 ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-            )?
-            .query_row(
-                params![
-                    dedup_key,
-                    provider,
-                    report.provider_message_id,
-                    sender.hash,
-                    sender.sealed,
-                    sender.masked,
-                    sender.country,
-                    report.to,
-                    body_sealed,
-                    keyword,
-                    report.provider_occurred_at.map(|t| t.timestamp_micros()),
-                    received_at_us,
-                    payload.content_type,
-                    payload.sealed,
-                    part.as_ref().map(|p| p.group.as_str()),
-                    part.as_ref().map(|p| i64::from(p.number)),
-                    part.as_ref().map(|p| i64::from(p.total)),
-                ],
-                |row| row.get(0),
-            )
-            .optional()?;
-        Ok(id.is_some())
+        batch::insert_inbound(self.0, item)
     }
 
     async fn insert_review(&mut self, r: &NewReview<'_>) -> Result<bool, StoreError> {
@@ -407,57 +220,7 @@ impl WriteTx for SqliteTx<'_> {
         &mut self,
         m: &NewMessage,
     ) -> Result<Option<(MessageRecord, bool)>, StoreError> {
-        let inserted = self
-            .0
-            .prepare_cached(&format!(
-                "INSERT INTO messages (id, idempotency_key, request_fingerprint, provider, \
-                 provider_message_id, recipient_hash, recipient_sealed, recipient_masked, \
-                 destination_country, sender_identity, sender_type, template_key, use_case, \
-                 user_ref, product_action_kind, product_action_ref, product_action_url, \
-                 recipient_timezone, sent_at_us, metadata_json, created_at_us, current_status, \
-                 status_at_us, is_final, updated_at_us, recipient_valid, final_deadline_us) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-                 ?16, ?17, ?18, ?19, ?20, ?21, 'accepted', ?21, FALSE, ?21, ?22, ?23) \
-                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING {MESSAGE_COLUMNS}"
-            ))?
-            .query_row(
-                params![
-                    m.id,
-                    m.idempotency_key,
-                    m.request_fingerprint,
-                    m.provider,
-                    m.provider_message_id,
-                    m.recipient.hash,
-                    m.recipient.sealed,
-                    m.recipient.masked,
-                    m.recipient.country,
-                    m.sender_identity,
-                    m.sender_type,
-                    m.template_key,
-                    m.use_case,
-                    m.user_ref,
-                    m.product_action.kind,
-                    m.product_action.reference,
-                    m.product_action.url,
-                    m.recipient_timezone,
-                    m.sent_at_us,
-                    m.metadata_json,
-                    m.created_at_us,
-                    m.recipient_valid,
-                    m.final_deadline_us,
-                ],
-                message,
-            )
-            .optional()
-            .map_err(|e| conflict_or(e, "provider_message_id is already registered"))?;
-        let Some(message) = inserted else {
-            return Ok(None);
-        };
-        let waiting = match &message.provider_message_id {
-            Some(pmid) => self.take_waiting(&message.provider, pmid).await?,
-            None => false,
-        };
-        Ok(Some((message, waiting)))
+        batch::insert_message(self.0, m)
     }
 
     async fn message(&mut self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
@@ -488,13 +251,7 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     async fn take_waiting(&mut self, provider: &str, pmid: &str) -> Result<bool, StoreError> {
-        let removed = self
-            .0
-            .prepare_cached(
-                "DELETE FROM unmatched_callbacks WHERE provider = ?1 AND provider_message_id = ?2",
-            )?
-            .execute(params![provider, pmid])?;
-        Ok(removed > 0)
+        batch::take_waiting(self.0, provider, pmid)
     }
 
     async fn timeline(
@@ -667,11 +424,39 @@ impl WriteTx for SqliteTx<'_> {
         }
         Ok(())
     }
+
+    fn rollup(&mut self) -> &mut RollupDelta {
+        self.2
+    }
+
+    /// Nothing to lock: SQLite runs one writer at a time.
+    async fn lock_verification_messages(&mut self, _id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn link_verification(&mut self, message_id: &str) -> Result<(), StoreError> {
+        rollup::link_verification(self.0, message_id)
+    }
+
+    async fn verifications_naming(&mut self, ids: &[&str]) -> Result<Vec<String>, StoreError> {
+        rollup::verifications_naming(self.0, ids)
+    }
+
+    async fn verification_facts(
+        &mut self,
+        id: &str,
+    ) -> Result<Option<VerificationFacts>, StoreError> {
+        rollup::verification_facts(self.0, id)
+    }
+
+    async fn repeated_copies_of(&mut self, provider: &str, pmid: &str) -> Result<i64, StoreError> {
+        rollup::repeated_copies_of(self.0, provider, pmid)
+    }
 }
 
 /// Maps a unique-constraint violation to `Conflict` (a trigger's refusal is
 /// a constraint error too, but not a conflict: it stays a storage failure).
-fn conflict_or(error: rusqlite::Error, what: &str) -> StoreError {
+pub(super) fn conflict_or(error: rusqlite::Error, what: &str) -> StoreError {
     match &error {
         rusqlite::Error::SqliteFailure(e, _)
             if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>

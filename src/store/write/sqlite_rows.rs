@@ -3,7 +3,7 @@
 
 use rusqlite::Row;
 
-use crate::store::summary::Summary;
+use crate::store::summary::{Summary, SummaryCounted};
 use crate::store::{EventRecord, MessageRecord, RetryRecord};
 
 pub(super) fn retry(row: &Row<'_>) -> rusqlite::Result<RetryRecord> {
@@ -28,6 +28,15 @@ pub(super) fn summary(row: &Row<'_>) -> rusqlite::Result<Summary> {
         status_at_us: row.get("status_at_us")?,
         is_final: row.get("is_final")?,
         updated_at_us: row.get("updated_at_us")?,
+        counted: SummaryCounted {
+            country: row.get("destination_country")?,
+            use_case: row.get("use_case")?,
+            sender: row.get("sender_identity")?,
+            template: row.get("template_key")?,
+            created_at_us: row.get("created_at_us")?,
+            sent_at_us: row.get("sent_at_us")?,
+            verification_linked: row.get("verification_linked")?,
+        },
     })
 }
 
