@@ -604,6 +604,7 @@ async fn a_stranger_guessing_cannot_lock_the_owner_out() {
 #[tokio::test]
 async fn ipv6_clients_are_throttled_by_their_64() {
     let app = TestApp::spawn_with(&[("SMSTRAIL_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let started = std::time::Instant::now();
     for n in 1..=20 {
         let page = UiClient::from_address(&app, &format!("2001:db8:1:2::{n:x}"))
             .post(
@@ -616,12 +617,25 @@ async fn ipv6_clients_are_throttled_by_their_64() {
             .await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{n}");
     }
-    let same_net = UiClient::from_address(&app, "2001:db8:1:2:ffff::1")
-        .post(
-            "/login",
-            &[("email", "spray21@example.com"), ("password", PASSWORD)],
-        )
-        .await;
+    // One attempt comes back every 3 s: on a busy machine the 20 hashed
+    // attempts earn a few back, so spray on for as many as that can be.
+    let mut extra = 0;
+    let same_net = loop {
+        let page = UiClient::from_address(&app, "2001:db8:1:2:ffff::1")
+            .post(
+                "/login",
+                &[("email", "spray21@example.com"), ("password", PASSWORD)],
+            )
+            .await;
+        if page.status != StatusCode::UNAUTHORIZED {
+            break page;
+        }
+        extra += 1;
+        assert!(
+            extra <= started.elapsed().as_secs() / 3 + 1,
+            "never throttled"
+        );
+    };
     assert_eq!(same_net.status, StatusCode::TOO_MANY_REQUESTS);
     let next_net = UiClient::from_address(&app, "2001:db8:1:3::1")
         .post(
@@ -637,6 +651,7 @@ async fn login_is_throttled_per_address_across_accounts() {
     let app = TestApp::spawn().await;
     app.user("agent@example.com", "support").await;
     let client = UiClient::new(&app);
+    let started = std::time::Instant::now();
     for n in 1..=20 {
         let email = format!("spray{n}@example.com");
         let page = client
@@ -644,12 +659,23 @@ async fn login_is_throttled_per_address_across_accounts() {
             .await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{email}");
     }
-    let page = client
-        .post(
-            "/login",
-            &[("email", "spray21@example.com"), ("password", PASSWORD)],
-        )
-        .await;
+    let mut extra = 0;
+    let page = loop {
+        let page = client
+            .post(
+                "/login",
+                &[("email", "spray21@example.com"), ("password", PASSWORD)],
+            )
+            .await;
+        if page.status != StatusCode::UNAUTHORIZED {
+            break page;
+        }
+        extra += 1;
+        assert!(
+            extra <= started.elapsed().as_secs() / 3 + 1,
+            "never throttled"
+        );
+    };
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
     assert!((1..=3).contains(&retry_after(&page)));
     // A real account from this address waits too.
