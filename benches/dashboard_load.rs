@@ -12,9 +12,16 @@
 //! time as the client sees it on loopback (an upper bound of the server's)
 //! and the server's own histogram (`smstrail_http_request_duration_seconds`).
 //!
+//! With `--database URL` nothing is filled: the bench measures a database
+//! someone already filled (the scale run: `smstrail demo --messages
+//! 3000000`), with the data key from `SMSTRAIL_DATA_KEY` or, on SQLite, the
+//! key file beside the database, and adds the message page and the phone
+//! search (POST `/`, by several agents, as one agent's searches are
+//! throttled) for a sample of its messages.
+//!
 //! ```text
 //! cargo bench --bench dashboard_load -- [--messages N] [--requests R]
-//!     [--postgres URL] [--seed S]
+//!     [--postgres URL] [--seed S] [--database URL] [--sample K]
 //! ```
 
 use std::time::{Duration, Instant};
@@ -52,6 +59,10 @@ struct Options {
     requests: usize,
     postgres: Option<String>,
     seed: u64,
+    /// An already filled database: measured as it is, never dropped.
+    database: Option<String>,
+    /// Messages (and their numbers) sampled for the page and search timings.
+    sample: usize,
 }
 
 fn options() -> Result<Options, String> {
@@ -60,6 +71,8 @@ fn options() -> Result<Options, String> {
         requests: 50,
         postgres: std::env::var("SMSTRAIL_BENCH_POSTGRES_URL").ok(),
         seed: 1,
+        database: None,
+        sample: 200,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -70,6 +83,8 @@ fn options() -> Result<Options, String> {
             "--requests" => o.requests = value()?.parse().map_err(|_| "--requests R")?,
             "--postgres" => o.postgres = Some(value()?),
             "--seed" => o.seed = value()?.parse().map_err(|_| "--seed S")?,
+            "--database" => o.database = Some(value()?),
+            "--sample" => o.sample = value()?.parse().map_err(|_| "--sample K")?,
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -131,19 +146,11 @@ async fn database(options: &Options) -> (String, Option<tempfile::TempDir>) {
 }
 
 async fn run(options: Options) {
+    if let Some(url) = &options.database {
+        return measure_existing(url, &options).await;
+    }
     let (url, _dir) = database(&options).await;
-    let env: Vec<(String, String)> = [
-        ("SMSTRAIL_DATABASE_URL", url.clone()),
-        (
-            "SMSTRAIL_DATA_KEY",
-            DataKey::from_bytes([9; 32]).to_base64(),
-        ),
-        ("SMSTRAIL_LOG", "warn".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let config = Config::from_sources(None, env).expect("config");
+    let config = config(&url, Some(DataKey::from_bytes([9; 32]).to_base64()));
     let state = smstrail::AppState::build(config).await.expect("app");
     let started = Instant::now();
     fill(&state, &options).await;
@@ -169,7 +176,9 @@ async fn run(options: Options) {
             "sqlite"
         }
     );
-    measure(&state, &options).await;
+    let (base, client) = serve(&state).await;
+    measure_dashboards(&client, &base, &options).await;
+    print_server_times(&client, &base).await;
     if let Some(admin) = &options.postgres {
         drop(state);
         if let Ok(pool) = sqlx::PgPool::connect(admin).await {
@@ -179,6 +188,92 @@ async fn run(options: Options) {
                 .await;
         }
     }
+}
+
+fn config(url: &str, data_key: Option<String>) -> Config {
+    let env: Vec<(String, String)> = [
+        ("SMSTRAIL_DATABASE_URL", Some(url.to_owned())),
+        ("SMSTRAIL_DATA_KEY", data_key),
+        ("SMSTRAIL_LOG", Some("warn".to_owned())),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| Some((k.to_owned(), v?)))
+    .collect();
+    Config::from_sources(None, env).expect("config")
+}
+
+/// The scale run: a database `smstrail demo` filled, measured as it is.
+async fn measure_existing(url: &str, options: &Options) {
+    let config = config(url, std::env::var("SMSTRAIL_DATA_KEY").ok());
+    let state = smstrail::AppState::build(config).await.expect("app");
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.expect("connect");
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
+        .fetch_one(&pool)
+        .await
+        .expect("count messages");
+    let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM message_events")
+        .fetch_one(&pool)
+        .await
+        .expect("count events");
+    let ids: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM messages ORDER BY random() LIMIT {}",
+        options.sample
+    ))
+    .fetch_all(&pool)
+    .await
+    .expect("sample messages");
+    pool.close().await;
+    println!(
+        "measuring an existing database: {count} messages, {events} events, {} sampled",
+        ids.len()
+    );
+    let mut numbers = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let message = state
+            .store
+            .message(id)
+            .await
+            .expect("message")
+            .expect("sampled message exists");
+        let plain = state
+            .cipher
+            .open(&message.recipient_sealed)
+            .expect("the data key opens the number");
+        numbers.push(String::from_utf8(plain).expect("number text"));
+    }
+    let (base, client) = serve(&state).await;
+    measure_dashboards(&client, &base, options).await;
+    let pages: Vec<String> = ids.iter().map(|id| format!("/messages/{id}")).collect();
+    report(
+        "GET /messages/{id} (sampled)",
+        time_gets(&client, &base, &pages).await,
+    );
+    // One agent's phone searches are throttled (a burst of 20), so each
+    // agent searches at most that many.
+    let mut times = Vec::with_capacity(numbers.len());
+    for (batch, chunk) in numbers.chunks(20).enumerate() {
+        let agent = login(&state, &base, &format!("searcher{batch}@example.com")).await;
+        for number in chunk {
+            times.push(time_phone_search(&agent, &base, number).await);
+        }
+    }
+    report("POST / phone search (sampled)", times);
+    print_server_times(&client, &base).await;
+}
+
+async fn serve(state: &smstrail::AppState) -> (String, reqwest::Client) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(smstrail::serve(
+        listener,
+        state.clone(),
+        std::future::pending(),
+    ));
+    let client = login(state, &base, "bench@example.com").await;
+    (base, client)
 }
 
 /// Registrations then callbacks, in batches that keep the writers busy.
@@ -334,18 +429,7 @@ where
     }
 }
 
-async fn measure(state: &smstrail::AppState, options: &Options) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let server_state = state.clone();
-    tokio::spawn(smstrail::serve(
-        listener,
-        server_state,
-        std::future::pending(),
-    ));
-    let client = login(state, &base).await;
+async fn measure_dashboards(client: &reqwest::Client, base: &str, options: &Options) {
     for path in [
         "/dashboards?period=30d",
         "/dashboards?period=7d",
@@ -353,33 +437,79 @@ async fn measure(state: &smstrail::AppState, options: &Options) {
         "/dashboards?period=30d&country=FR",
         "/dashboards?period=30d&provider=twilio&use_case=otp",
     ] {
-        let mut times = Vec::with_capacity(options.requests);
-        for _ in 0..options.requests {
-            let began = Instant::now();
-            let response = client
-                .get(format!("{base}{path}"))
-                .send()
-                .await
-                .expect("GET");
-            assert!(
-                response.status().is_success(),
-                "{path}: {}",
-                response.status()
-            );
-            let _ = response.bytes().await.expect("body");
-            times.push(began.elapsed());
-        }
-        times.sort_unstable();
-        let at =
-            |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
-        println!(
-            "GET {path:<55} n={:<4} p50 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms",
-            times.len(),
-            ms(at(0.50)),
-            ms(at(0.99)),
-            ms(*times.last().unwrap_or(&Duration::ZERO))
+        let paths = vec![path.to_owned(); options.requests];
+        report(
+            &format!("GET {path}"),
+            time_gets(client, base, &paths).await,
         );
     }
+}
+
+async fn time_gets(client: &reqwest::Client, base: &str, paths: &[String]) -> Vec<Duration> {
+    let mut times = Vec::with_capacity(paths.len());
+    for path in paths {
+        let began = Instant::now();
+        let response = client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("GET");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        let _ = response.bytes().await.expect("body");
+        times.push(began.elapsed());
+    }
+    times
+}
+
+async fn time_phone_search(agent: &reqwest::Client, base: &str, number: &str) -> Duration {
+    let page = agent
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .expect("search page");
+    let token = csrf_token(&page.text().await.unwrap_or_default());
+    let began = Instant::now();
+    let response = agent
+        .post(format!("{base}/"))
+        .form(&[("q", number), ("authenticity_token", &token)])
+        .send()
+        .await
+        .expect("phone search");
+    assert!(
+        response.status().is_success(),
+        "phone search: {}",
+        response.status()
+    );
+    let body = response.text().await.unwrap_or_default();
+    let elapsed = began.elapsed();
+    assert!(
+        body.contains("/messages/") || body.contains("/numbers/"),
+        "a sampled number finds its messages"
+    );
+    elapsed
+}
+
+fn report(what: &str, mut times: Vec<Duration>) {
+    if times.is_empty() {
+        return;
+    }
+    times.sort_unstable();
+    let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
+    println!(
+        "{what:<60} n={:<4} p50 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms",
+        times.len(),
+        ms(at(0.50)),
+        ms(at(0.99)),
+        ms(*times.last().unwrap_or(&Duration::ZERO))
+    );
+}
+
+/// The server's own histogram: mean time per route, without the client.
+async fn print_server_times(client: &reqwest::Client, base: &str) {
     let metrics = client
         .get(format!("{base}/metrics"))
         .send()
@@ -387,11 +517,13 @@ async fn measure(state: &smstrail::AppState, options: &Options) {
         .expect("metrics");
     let text = metrics.text().await.unwrap_or_default();
     for line in text.lines().filter(|l| {
-        l.starts_with("smstrail_http_request_duration_seconds") && l.contains("/dashboards")
+        l.starts_with("smstrail_http_request_duration_seconds")
+            && (l.contains("_sum") || l.contains("_count"))
+            && ["/dashboards", "/messages/{id}", "route=\"/\""]
+                .iter()
+                .any(|route| l.contains(route))
     }) {
-        if line.contains("_sum") || line.contains("_count") {
-            println!("server: {line}");
-        }
+        println!("server: {line}");
     }
 }
 
@@ -400,7 +532,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// A support agent logged in through the real login form.
-async fn login(state: &smstrail::AppState, base: &str) -> reqwest::Client {
+async fn login(state: &smstrail::AppState, base: &str, email: &str) -> reqwest::Client {
     const PASSWORD: &str = "a long enough bench password";
     let hash = smstrail::auth::password::hash(PASSWORD.to_owned())
         .await
@@ -410,7 +542,7 @@ async fn login(state: &smstrail::AppState, base: &str) -> reqwest::Client {
         .create_user(
             &smstrail::store::NewUser {
                 id: uuid::Uuid::now_v7().to_string(),
-                email: "bench@example.com".to_owned(),
+                email: email.to_owned(),
                 role: "support".parse().expect("role"),
                 password_hash: hash,
                 created_at_us: chrono::Utc::now().timestamp_micros(),
@@ -429,19 +561,11 @@ async fn login(state: &smstrail::AppState, base: &str) -> reqwest::Client {
         .send()
         .await
         .expect("login page");
-    let body = page.text().await.unwrap_or_default();
-    let marker = "name=\"authenticity_token\" value=\"";
-    let start = body.find(marker).expect("csrf") + marker.len();
-    let token = body[start..]
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .replace("&#43;", "+")
-        .replace("&#x2B;", "+");
+    let token = csrf_token(&page.text().await.unwrap_or_default());
     let response = client
         .post(format!("{base}/login"))
         .form(&[
-            ("email", "bench@example.com"),
+            ("email", email),
             ("password", PASSWORD),
             ("authenticity_token", &token),
         ])
@@ -454,4 +578,16 @@ async fn login(state: &smstrail::AppState, base: &str) -> reqwest::Client {
         response.status()
     );
     client
+}
+
+/// The form's CSRF token, unescaped.
+fn csrf_token(body: &str) -> String {
+    let marker = "name=\"authenticity_token\" value=\"";
+    let start = body.find(marker).expect("csrf") + marker.len();
+    body[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .replace("&#43;", "+")
+        .replace("&#x2B;", "+")
 }

@@ -80,7 +80,7 @@ const POSTGRES_URL_ENV: &str = "SMSTRAIL_BENCH_POSTGRES_URL";
 const CLIENT_THREADS: usize = 1;
 const SETUP_CONCURRENCY: usize = 32;
 const RSS_POLL_INTERVAL: Duration = Duration::from_millis(50);
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -326,13 +326,17 @@ async fn run_interleaved(options: &Options, concurrency: usize) -> Result<Vec<Ru
         }
         let mut reports = Vec::new();
         if let Some(silent) = options.reconcile {
-            for (_, database) in &databases {
+            for (preload, database) in &databases {
                 reconcile::make_silent(database.url(), silent).await?;
                 let server = Server::start(database.url(), options).await?;
                 let result =
                     reconcile::measure(&server, database.url(), options, concurrency, silent).await;
                 server.stop().await;
-                reports.append(&mut result?);
+                let mut rounds = result?;
+                for report in &mut rounds {
+                    report.preloaded = *preload;
+                }
+                reports.append(&mut rounds);
             }
             return Ok(reports);
         }
@@ -642,8 +646,12 @@ fn server_env(
 
 /// The binary with exactly the bench's configuration: any `SMSTRAIL_*` of the
 /// caller's shell (a config file, another database) would change what is measured.
+/// `SMSTRAIL_BENCH_SERVER=PATH` measures another build of smstrail (an
+/// earlier commit's, say) with the same workload.
 fn smstrail_command(env: &[(String, String)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_smstrail"));
+    let binary = std::env::var_os("SMSTRAIL_BENCH_SERVER")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_smstrail").into());
+    let mut command = Command::new(binary);
     for (name, _) in std::env::vars() {
         if name.starts_with("SMSTRAIL_") {
             command.env_remove(name);

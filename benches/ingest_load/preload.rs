@@ -36,8 +36,30 @@ pub async fn fill(backend: Backend, url: &str, messages: usize) -> Result<Durati
         Backend::Sqlite => fill_sqlite(url, messages, first_us, step_us).await?,
         Backend::Postgres => fill_postgres(url, messages, first_us, step_us).await?,
     }
+    count_rollups(url).await?;
     settle();
     Ok(started.elapsed())
+}
+
+/// The dashboards' rollups, counted once from the rows just written, as
+/// the first start after an upgrade counts them: done here, so the measured
+/// server starts as one that has run for a while (and its first reconcile
+/// pass comes when the bench expects it).
+async fn count_rollups(url: &str) -> Result<(), String> {
+    let started = Instant::now();
+    let store = smstrail::store::open(url)
+        .await
+        .map_err(|e| format!("opening the preloaded database: {e}"))?;
+    store
+        .rebuild_rollups_if_needed()
+        .await
+        .map_err(|e| format!("counting the rollups of the preload: {e}"))?;
+    drop(store);
+    eprintln!(
+        "ingest_load: counted the dashboards' rollups of the preload in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// The load was written without waiting for the disk, so gigabytes of it
@@ -67,7 +89,7 @@ SELECT
     printf('%08x-%04x-7%03x-%04x-%012x', (t / 1000) / 65536, (t / 1000) % 65536, h % 4096,
            32768 + (h / 4096) % 16384, i),
     printf('order-%08x-%d', h, i),
-    printf('%032x%032x', h, i),
+    printf('v2:%032x%032x', h, i),
     'twilio',
     printf('SM%08x%024x', h, i),
     CAST(printf('%032x', (i * 7919) % 250007) AS BLOB),
@@ -187,7 +209,7 @@ SELECT
         || '-7' || lpad(to_hex(h % 4096), 3, '0') || '-' || to_hex(32768 + (h / 4096) % 16384)
         || '-' || lpad(to_hex(i), 12, '0'),
     'order-' || lpad(to_hex(h), 8, '0') || '-' || i,
-    md5(h::text) || md5(i::text),
+    'v2:' || md5(h::text) || md5(i::text),
     'twilio',
     'SM' || lpad(to_hex(h), 8, '0') || lpad(to_hex(i), 24, '0'),
     sha256(('r' || (i * 7919) % 250007)::bytea),

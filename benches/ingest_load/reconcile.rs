@@ -42,7 +42,12 @@ pub async fn make_silent(url: &str, silent: usize) -> Result<(), String> {
              WHERE provider_message_id IN (SELECT provider_message_id FROM messages \
              ORDER BY provider_message_id LIMIT {silent})"
         ),
-        // Their timelines end at `sent`, as a silent message's does.
+        // Their timelines end at `sent`, as a silent message's does (the
+        // delivered events' duplicate counts go first: they point at them).
+        "DELETE FROM event_duplicates WHERE event_id IN (SELECT id FROM message_events \
+         WHERE raw_status = 'delivered' AND provider_message_id IN \
+         (SELECT provider_message_id FROM messages WHERE is_final = FALSE))"
+            .to_owned(),
         "DELETE FROM message_events WHERE raw_status = 'delivered' AND provider_message_id IN \
          (SELECT provider_message_id FROM messages WHERE is_final = FALSE)"
             .to_owned(),

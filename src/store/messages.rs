@@ -265,13 +265,18 @@ impl Store {
         }
         let pattern = format!("{prefix}%");
         let mut upgraded = 0;
+        // Keyset by id: each batch starts where the last one ended, so the
+        // walk reads the table once instead of re-skipping the rows it has
+        // already upgraded (quadratic at millions of messages).
+        let mut after = String::new();
         loop {
             let rows: Vec<(String, String)> = sqlx::query_as(
                 "SELECT id, request_fingerprint FROM messages \
-                 WHERE request_fingerprint NOT LIKE $1 ORDER BY id LIMIT $2",
+                 WHERE id > $3 AND request_fingerprint NOT LIKE $1 ORDER BY id LIMIT $2",
             )
             .bind(&pattern)
             .bind(BATCH)
+            .bind(&after)
             .fetch_all(self.pool())
             .await?;
             if rows.is_empty() {
@@ -286,6 +291,9 @@ impl Store {
                 .execute(self.pool())
                 .await?;
                 return Ok(upgraded);
+            }
+            if let Some((last, _)) = rows.last() {
+                after.clone_from(last);
             }
             let mut tx = self.begin_write().await?;
             for (id, old) in &rows {

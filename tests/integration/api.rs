@@ -135,6 +135,61 @@ async fn idempotency_fingerprints_are_keyed_and_old_rows_are_upgraded_at_start()
     );
 }
 
+/// The upgrade walks the table in batches of 500 by id; rows on both sides
+/// of every batch edge are upgraded, none twice.
+#[tokio::test]
+async fn old_fingerprints_spanning_several_batches_are_all_upgraded() {
+    let app = TestApp::spawn().await;
+    const ROWS: usize = 1_234;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..ROWS {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/messages");
+        let mut request = full_request();
+        request["idempotency_key"] = json!(format!("upgrade-{i}"));
+        request["provider_message_id"] = json!(format!("SM-upgrade-{i}"));
+        tasks.spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(API_TOKEN)
+                .json(&request)
+                .send()
+                .await
+                .map(|r| r.status())
+        });
+    }
+    while let Some(status) = tasks.join_next().await {
+        assert_eq!(status.unwrap().unwrap(), StatusCode::CREATED);
+    }
+    let keyed = app
+        .db
+        .strings("SELECT request_fingerprint FROM messages ORDER BY id")
+        .await;
+    // As an earlier version left them: unkeyed, and all different.
+    app.db
+        .execute(
+            "UPDATE messages SET request_fingerprint = 'old-' || idempotency_key; \
+             DELETE FROM maintenance_done;",
+        )
+        .await;
+    let config =
+        smstrail::config::Config::from_sources(None, test_env(&app.db)).expect("test config");
+    drop(smstrail::AppState::build(config).await.expect("restart"));
+    let upgraded = app
+        .db
+        .strings("SELECT request_fingerprint FROM messages ORDER BY id")
+        .await;
+    assert_eq!(upgraded.len(), ROWS);
+    assert!(
+        upgraded.iter().all(|f| f.starts_with("v2:")),
+        "every row, past every batch edge, holds a keyed fingerprint"
+    );
+    let distinct: std::collections::HashSet<_> = upgraded.iter().collect();
+    assert_eq!(distinct.len(), ROWS, "each row got its own");
+    assert_ne!(upgraded, keyed, "keyed from the old values, not copied");
+    assert_eq!(app.db.count("maintenance_done").await, 1, "marked done");
+}
+
 #[tokio::test]
 async fn concurrent_registrations_with_one_key_create_one_message() {
     let app = TestApp::spawn().await;
