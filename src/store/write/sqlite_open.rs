@@ -58,6 +58,19 @@ const STATEMENT_CACHE: usize = 64;
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
+/// How often the checkpoint thread looks at the WAL's size.
+const WAL_WATCH_EVERY: Duration = Duration::from_millis(100);
+
+/// The WAL size beyond which the checkpoint thread stops being polite. A
+/// PASSIVE checkpoint never waits for the writer, so under sustained writes
+/// it never finds the WAL fully copied at a moment the writer could start it
+/// over, and the file grows without end (2.7 GB for 20,000 demo messages;
+/// the disk would have filled long before 3 million). Past this size a
+/// TRUNCATE checkpoint waits for the writer's current batch, copies what is
+/// left and empties the file: a short pause per 64 MiB written, which also
+/// holds the writer to the pace the disk can copy at.
+const WAL_BYTES_LIMIT: u64 = 64 << 20;
+
 impl SqliteWriter {
     /// `busy`: how long to wait for another process's write lock, so the
     /// writer never hangs on one.
@@ -93,23 +106,44 @@ impl SqliteWriter {
                 conn.busy_timeout(busy)?;
                 Ok(conn)
             });
-        let conn = match opened {
-            Ok(conn) => conn,
-            Err(error) => {
+        let wal = SqliteConnectOptions::from_str(url)
+            .map(|options| format!("{}-wal", options.get_filename().display()));
+        let (conn, wal) = match (opened, wal) {
+            (Ok(conn), Ok(wal)) => (conn, std::path::PathBuf::from(wal)),
+            (Err(error), _) => {
+                tracing::warn!(%error, "no checkpoint thread; the writer checkpoints itself");
+                return None;
+            }
+            (_, Err(error)) => {
                 tracing::warn!(%error, "no checkpoint thread; the writer checkpoints itself");
                 return None;
             }
         };
+        let checkpoints_per_watch =
+            (CHECKPOINT_EVERY.as_millis() / WAL_WATCH_EVERY.as_millis()).max(1) as u32;
         let (keep, stop) = std::sync::mpsc::channel::<()>();
         let spawned = std::thread::Builder::new()
             .name("smstrail-checkpoint".to_owned())
             .spawn(move || {
+                let mut watched = 0u32;
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    stop.recv_timeout(CHECKPOINT_EVERY)
+                    stop.recv_timeout(WAL_WATCH_EVERY)
                 {
-                    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    watched = watched.wrapping_add(1);
+                    let too_big = std::fs::metadata(&wal)
+                        .map(|meta| meta.len() > WAL_BYTES_LIMIT)
+                        .unwrap_or(false);
+                    let mode = if too_big {
+                        "TRUNCATE"
+                    } else if watched.is_multiple_of(checkpoints_per_watch) {
+                        "PASSIVE"
+                    } else {
+                        continue;
+                    };
+                    let done =
+                        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()));
                     if let Err(error) = done {
-                        tracing::warn!(%error, "WAL checkpoint failed; retrying");
+                        tracing::warn!(%error, mode, "WAL checkpoint failed; retrying");
                     }
                 }
             });
