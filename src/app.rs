@@ -302,13 +302,44 @@ fn csrf_config(data_key: &DataKey, https: bool) -> CsrfConfig {
 /// The configured key; on the embedded SQLite default without one, a key
 /// generated once into the data folder (mode 0600) and reused after.
 pub fn resolve_data_key(config: &Config) -> Result<DataKey, StartError> {
+    data_key(config, true)
+}
+
+/// The key [`resolve_data_key`] would give, but never a new one: for reading
+/// what an existing smstrail wrote (`verify-evidence`).
+pub fn existing_data_key(config: &Config) -> Result<DataKey, StartError> {
+    data_key(config, false)
+}
+
+fn data_key(config: &Config, create: bool) -> Result<DataKey, StartError> {
     if let Some(key) = &config.data_key {
         return Ok(key.clone());
     }
     if !config.is_sqlite() {
         return Err(StartError::DataKeyRequired);
     }
-    load_or_create_key_file(&data_folder(&config.database_url).join(DATA_KEY_FILE))
+    let path = data_folder(&config.database_url).join(DATA_KEY_FILE);
+    if create {
+        load_or_create_key_file(&path)
+    } else {
+        read_key_file(&path)?.ok_or_else(|| StartError::DataKeyFile {
+            path: path.display().to_string(),
+            reason: "not found, and SMSTRAIL_DATA_KEY is not set".to_owned(),
+        })
+    }
+}
+
+/// The key in `path`; `None` when there is no such file.
+fn read_key_file(path: &Path) -> Result<Option<DataKey>, StartError> {
+    let failed = |reason: String| StartError::DataKeyFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => DataKey::from_base64(&text).map(Some).map_err(failed),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(failed(e.to_string())),
+    }
 }
 
 /// The folder holding the SQLite file (`sqlite://data/smstrail.db` → `data`).
@@ -334,10 +365,8 @@ fn load_or_create_key_file(path: &Path) -> Result<DataKey, StartError> {
         path: path.display().to_string(),
         reason,
     };
-    match std::fs::read_to_string(path) {
-        Ok(text) => return DataKey::from_base64(&text).map_err(failed),
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(e.to_string())),
-        Err(_) => {}
+    if let Some(key) = read_key_file(path)? {
+        return Ok(key);
     }
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| failed(e.to_string()))?;

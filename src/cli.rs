@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::app::{AppState, StartError, resolve_data_key};
+use crate::app::{AppState, StartError, existing_data_key, resolve_data_key};
 use crate::config::{Config, LogFormat};
 use crate::domain::account::{Role, check_password, normalize_email};
 use crate::store;
@@ -44,6 +44,12 @@ pub enum Command {
     },
     /// Run one pass of the reconciliation job and print what it did.
     Reconcile,
+    /// Check an evidence file downloaded from a message page: that this
+    /// smstrail's data key signed it and not one byte changed since.
+    VerifyEvidence {
+        /// The downloaded `smstrail-evidence-….json`.
+        file: PathBuf,
+    },
     /// Fill the database with a month of realistic demo traffic, played
     /// through the real pipeline.
     Demo {
@@ -153,6 +159,7 @@ pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
             command: UserCommand::Add { email, role },
         } => add_user(config, &email, &role).await,
         Command::Reconcile => reconcile(config).await,
+        Command::VerifyEvidence { file } => verify_evidence(&config, &file),
         Command::Demo {
             messages,
             force,
@@ -191,6 +198,33 @@ async fn demo(config: Config, messages: u64, force: bool, seed: u64) -> Result<(
     println!(
         "demo: played in {}\n{summary}",
         crate::demo::took(started.elapsed())
+    );
+    Ok(())
+}
+
+/// Prints what the file says and exits 0 only when it verifies; needs the
+/// data key, not the database.
+fn verify_evidence(config: &Config, file: &std::path::Path) -> Result<(), CliError> {
+    use crate::domain::evidence;
+    let bytes = std::fs::read(file)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let cipher = crate::crypto::DataCipher::new(&existing_data_key(config)?);
+    let document = evidence::verify(cipher.evidence_key(), &bytes)
+        .map_err(|e| CliError::Usage(format!("invalid: {}: {e}", file.display())))?;
+    println!("valid: signed by this smstrail's data key");
+    println!(
+        "message {} ({} {}), exported {} by {}: {} events, {} audit records",
+        document.message.id,
+        document.message.provider,
+        document
+            .message
+            .provider_message_id
+            .as_deref()
+            .unwrap_or("-"),
+        document.exported_at,
+        document.exported_by,
+        document.timeline.len(),
+        document.audit.len()
     );
     Ok(())
 }

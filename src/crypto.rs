@@ -1,7 +1,7 @@
 //! What the data key protects: the keyed phone-number hash used for exact
 //! search, and the encryption at rest of phone numbers and raw payloads.
 //!
-//! Two subkeys are derived from the one configured key with HKDF so the hash
+//! Subkeys are derived from the one configured key with HKDF so the hash
 //! and the cipher never share key material. XChaCha20-Poly1305 is used rather
 //! than AES-256-GCM because its 192-bit nonces can be drawn at random for
 //! every raw payload without a practical limit on how many we encrypt.
@@ -14,6 +14,7 @@ use sha2::Sha256;
 
 use crate::config::DataKey;
 use crate::domain::PhoneNumber;
+use crate::domain::evidence::EvidenceKey;
 use crate::store::ProtectedNumber;
 
 const NONCE_LEN: usize = 24;
@@ -21,6 +22,7 @@ const HASH_INFO: &[u8] = b"smstrail/v1/phone-hash";
 const CIPHER_INFO: &[u8] = b"smstrail/v1/encryption";
 const FINGERPRINT_INFO: &[u8] = b"smstrail/v1/request-fingerprint";
 const PAYLOAD_DIGEST_INFO: &[u8] = b"smstrail/v1/payload-digest";
+const EVIDENCE_INFO: &[u8] = b"smstrail/v1/evidence";
 /// Marks a keyed request fingerprint; rows without it hold the unkeyed
 /// SHA-256 of earlier versions and are upgraded at start-up.
 pub const FINGERPRINT_PREFIX: &str = "v2:";
@@ -38,6 +40,7 @@ pub struct DataCipher {
     hash_key: [u8; 32],
     fingerprint_key: [u8; 32],
     payload_key: [u8; 32],
+    evidence_key: EvidenceKey,
     cipher: XChaCha20Poly1305,
 }
 
@@ -63,6 +66,7 @@ impl DataCipher {
             hash_key,
             fingerprint_key,
             payload_key,
+            evidence_key: EvidenceKey::from_bytes(derive_key::<32>(key, EVIDENCE_INFO)),
             cipher: XChaCha20Poly1305::new(&cipher_key.into()),
         }
     }
@@ -95,6 +99,21 @@ impl DataCipher {
     pub fn upgrade_fingerprint(&self, unkeyed_hex: &str) -> String {
         let mac = hmac_sha256(&self.fingerprint_key, unkeyed_hex.as_bytes());
         format!("{FINGERPRINT_PREFIX}{}", hex::encode(mac))
+    }
+
+    /// The key that signs evidence exports ([`crate::domain::evidence`]).
+    pub fn evidence_key(&self) -> &EvidenceKey {
+        &self.evidence_key
+    }
+
+    /// A stored raw payload for people to read: decrypted, decoded, every
+    /// phone number masked ([`crate::domain::payload::readable_payload`]).
+    pub fn open_readable(&self, content_type: &str, sealed: &[u8]) -> Result<String, CryptoError> {
+        let body = self.open(sealed)?;
+        Ok(crate::domain::payload::readable_payload(
+            content_type,
+            &body,
+        ))
     }
 
     /// Encrypts `plaintext`; the result is the random nonce followed by the ciphertext.
@@ -219,5 +238,15 @@ mod tests {
         assert_eq!(c.open(&[0u8; 10]), Err(CryptoError::Undecryptable));
         let other = cipher(5).seal(b"payload").unwrap();
         assert_eq!(c.open(&other), Err(CryptoError::Undecryptable));
+    }
+
+    #[test]
+    fn the_evidence_key_follows_the_data_key_and_no_other_subkey() {
+        let a = cipher(6).evidence_key().key_id();
+        assert_eq!(a, cipher(6).evidence_key().key_id());
+        assert_ne!(a, cipher(7).evidence_key().key_id());
+        let derived = derive_key::<32>(&DataKey::from_bytes([6; 32]), EVIDENCE_INFO);
+        assert_ne!(derived, cipher(6).hash_key);
+        assert_ne!(derived, cipher(6).payload_key);
     }
 }

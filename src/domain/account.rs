@@ -136,10 +136,12 @@ pub enum AuditAction {
     /// A provider's raw status mapped to a normalized status.
     MappingAdd,
     MappingRemove,
+    /// A message's signed evidence file downloaded.
+    EvidenceExport,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 22] = [
         Self::Setup,
         Self::Login,
         Self::LoginFailed,
@@ -161,6 +163,7 @@ impl AuditAction {
         Self::ReviewResolve,
         Self::MappingAdd,
         Self::MappingRemove,
+        Self::EvidenceExport,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -186,6 +189,7 @@ impl AuditAction {
             Self::ReviewResolve => "review_resolve",
             Self::MappingAdd => "mapping_add",
             Self::MappingRemove => "mapping_remove",
+            Self::EvidenceExport => "evidence_export",
         }
     }
 

@@ -6,6 +6,7 @@ pub mod account;
 pub mod dashboard;
 pub mod error_catalog;
 pub mod event;
+pub mod evidence;
 pub mod guidance;
 pub mod inbound_parts;
 pub mod limbo;

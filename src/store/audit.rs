@@ -76,6 +76,17 @@ impl Store {
         insert_audit(&mut conn, entry).await
     }
 
+    /// The records about one message (reveals, refused reveals, evidence
+    /// exports), oldest first.
+    pub async fn audit_of_message(&self, message_id: &str) -> Result<Vec<AuditRecord>, StoreError> {
+        let sql =
+            format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE message_id = $1 ORDER BY id");
+        Ok(sqlx::query_as(&sql)
+            .bind(message_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     /// Newest first.
     pub async fn audit_log(&self, f: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
         let mut query = Query::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE TRUE"));

@@ -4,6 +4,7 @@
 //! decided here.
 
 pub mod accounts;
+pub mod evidence;
 pub mod login;
 pub mod registration;
 pub mod reveal;

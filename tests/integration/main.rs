@@ -8,6 +8,7 @@ mod dashboard_rollups;
 mod dashboards;
 mod demo;
 mod durability;
+mod evidence;
 mod faults;
 mod helpers;
 mod metrics;

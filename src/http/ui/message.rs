@@ -16,9 +16,9 @@ use super::session::{Agent, ClientAddr, CsrfForm};
 use crate::app::AppState;
 use crate::crypto::DataCipher;
 use crate::domain::error_catalog::{CodeNote, explain_or_generic, raw_status_note};
+use crate::domain::evidence::may_export;
 use crate::domain::guidance::next_step;
 use crate::domain::inbound_parts::{InboundText, roll_up};
-use crate::domain::payload::readable_payload;
 use crate::domain::phone::mask_numbers_in_text;
 use crate::domain::remap::applied_mapping;
 use crate::domain::retention::removed_note;
@@ -149,6 +149,10 @@ struct MessagePage {
     reveal_error: Option<String>,
     /// Until when the agent may reveal, if they may.
     grant_until: Option<String>,
+    /// The agent may download the signed evidence file.
+    may_export: bool,
+    /// Why not, when not.
+    export_hint: &'static str,
     agent_zone: String,
     recipient_zone_known: bool,
     recipient_zone_note: String,
@@ -251,6 +255,8 @@ async fn load_page(
         m: summary(&message, &zones),
         revealed: None,
         reveal_error: None,
+        may_export: may_export(agent.is_admin(), grant.is_some()),
+        export_hint: super::evidence::NEEDS_GRANT,
         grant_until: grant.map(|g| format_instant(g.expires_at_us, agent.zone)),
         agent_zone: agent.zone.name().to_owned(),
         recipient_zone_known: recipient.is_some(),
@@ -472,10 +478,9 @@ fn event_rows(
             payload: if e.raw_payload_sealed.is_empty() {
                 payload_removed.to_owned()
             } else {
-                match cipher.open(&e.raw_payload_sealed) {
-                    Ok(body) => readable_payload(&e.content_type, &body),
-                    Err(_) => UNDECRYPTABLE.to_owned(),
-                }
+                cipher
+                    .open_readable(&e.content_type, &e.raw_payload_sealed)
+                    .unwrap_or_else(|_| UNDECRYPTABLE.to_owned())
             },
         })
         .collect()

@@ -7,6 +7,7 @@ mod admin;
 mod assets;
 pub(crate) mod dashboards;
 mod error;
+mod evidence;
 mod message;
 mod numbers;
 mod page;
@@ -49,6 +50,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/dashboards", get(dashboards::dashboards))
         .route("/messages/{id}", get(message::message))
         .route("/messages/{id}/reveal", post(message::reveal))
+        .route("/messages/{id}/evidence", get(evidence::evidence))
         .merge(numbers::routes())
         .merge(users::routes())
         .merge(review::routes())
