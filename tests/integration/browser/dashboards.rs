@@ -348,7 +348,7 @@ async fn an_agent_reads_the_dashboards_filters_them_and_follows_a_figure() {
             .into_iter()
             .map(|(name, _)| name)
             .collect();
-        assert_eq!(only, [country.clone()]);
+        assert_eq!(only, std::slice::from_ref(&country));
         assert_eq!(
             check_charts(&browser, false).await,
             charts,
