@@ -7,6 +7,7 @@ use sqlx::AnyConnection;
 use super::query::Query;
 
 use crate::domain::DeliveryStatus;
+use crate::domain::limbo::TIMEOUT_RAW_STATUS;
 
 use super::db::DbBool;
 use super::{Store, StoreError};
@@ -130,6 +131,9 @@ pub struct MessageQuery {
     pub use_case: Option<String>,
     /// Only messages with (`true`) or without a final status.
     pub is_final: Option<bool>,
+    /// Only messages that smstrail's timeout gave up on and that still have
+    /// no final status (what the dashboards count as "never final").
+    pub timed_out: bool,
     /// Only messages with a retry or fallback of this kind recorded.
     pub retry: Option<String>,
     /// Created at or after.
@@ -199,6 +203,11 @@ impl Store {
             } else {
                 " AND is_final = FALSE"
             });
+        }
+        if q.timed_out {
+            query
+                .push(" AND is_final = FALSE AND current_raw_status = ")
+                .bind(TIMEOUT_RAW_STATUS.to_owned());
         }
         if let Some(kind) = &q.retry {
             query.push(

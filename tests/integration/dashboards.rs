@@ -446,3 +446,62 @@ async fn the_message_page_says_when_a_country_rarely_sends_receipts() {
         "a final message needs no excuse"
     );
 }
+
+#[tokio::test]
+async fn never_final_links_list_timeouts_not_a_providers_own_unknown() {
+    let app = TestApp::spawn().await;
+    let sent = rfc3339(now_us() - 60 * S);
+    // Two US messages that never got a receipt: smstrail times them out.
+    for key in ["t1", "t2"] {
+        app.register_id(&json!({"idempotency_key": key, "to": "+14155550111",
+            "provider": "twilio", "provider_message_id": format!("pm-{key}"), "sent_at": sent}))
+            .await;
+    }
+    let report = run_pass(
+        &app.state.writes,
+        &app.state.cipher,
+        now_us() + 4 * 24 * 3600 * S,
+        CHUNK,
+    )
+    .await
+    .expect("reconcile");
+    assert_eq!(report.timed_out, 2);
+    // A third whose provider itself says "unknown": not final, not a timeout.
+    app.register_id(&json!({"idempotency_key": "p1", "to": "+14155550112",
+        "provider": "standard", "provider_message_id": "pm-p1", "sent_at": sent}))
+        .await;
+    standard_status(&app, "wh-p1", "pm-p1", "unknown", now_us() - 30 * S).await;
+
+    let all = total(&dashboard(&app, DashboardFilter::default()).await);
+    assert_eq!((all.of(DeliveryStatus::Unknown), all.timed_out_now), (3, 2));
+    let (agent, _) = app.logged_in("agent@example.com", "support").await;
+    let text = agent.get("/dashboards?period=1h").await.text();
+    let href = |marker: &str| {
+        text.split(marker)
+            .nth(1)
+            .and_then(|rest| rest.split("href=\"").nth(1))
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no link after {marker}"))
+            .to_owned()
+    };
+    // "…still have none": the total, and the US row of the limbo table.
+    let timed_out = agent.get(&href("id=\"limbo-timed-out\"")).await;
+    assert_eq!(timed_out.status, StatusCode::OK, "{}", timed_out.body);
+    assert_eq!(timed_out.message_links().len(), 2, "t1, t2");
+    let row = text
+        .split("id=\"limbo-table\"")
+        .nth(1)
+        .expect("limbo table");
+    let cells: Vec<&str> = row.split("<td>").skip(1).take(4).collect();
+    let never_final = cells[3]
+        .split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the never-final cell links");
+    assert!(never_final.contains("final=timed_out"), "{never_final}");
+    assert_eq!(agent.get(never_final).await.message_links().len(), 2);
+    // The search form offers the same filter.
+    let search = agent.get("/?final=timed_out").await;
+    assert_eq!(search.message_links().len(), 2);
+    assert!(search.text().contains("value=\"timed_out\" selected"));
+}

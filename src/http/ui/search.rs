@@ -35,7 +35,8 @@ pub struct SearchForm {
     sender: String,
     template: String,
     use_case: String,
-    /// `yes` or `no`: only messages with (or without) a final status.
+    /// `yes` or `no`: only messages with (or without) a final status;
+    /// `timed_out`: without one, and smstrail's timeout gave up on them.
     #[serde(rename = "final")]
     finality: String,
     /// A retry kind: only messages that were retried that way.
@@ -334,11 +335,16 @@ fn build_query(form: &SearchForm, zone: Tz) -> Result<MessageQuery, String> {
             Some(parsed.ok_or("The page link is damaged: start the search again.")?)
         }
     };
-    let is_final = match form.finality.trim() {
-        "" => None,
-        "yes" => Some(true),
-        "no" => Some(false),
-        other => return Err(format!("Final: {other:?} is neither yes nor no.")),
+    let (is_final, timed_out) = match form.finality.trim() {
+        "" => (None, false),
+        "yes" => (Some(true), false),
+        "no" => (Some(false), false),
+        "timed_out" => (Some(false), true),
+        other => {
+            return Err(format!(
+                "Final: {other:?} is neither yes, no nor timed_out."
+            ));
+        }
     };
     let retry = given(&Some(form.retry.clone()));
     if let Some(kind) = &retry
@@ -349,6 +355,7 @@ fn build_query(form: &SearchForm, zone: Tz) -> Result<MessageQuery, String> {
     Ok(MessageQuery {
         key: None,
         is_final,
+        timed_out,
         retry,
         status,
         country,

@@ -572,7 +572,7 @@ fn limbo(
                     thousands(c.settled()),
                     percent(c.never_final_share())
                 ),
-                href: link(&[("country", country.as_str()), ("status", "unknown")]),
+                href: link(&[("country", country.as_str()), ("final", "timed_out")]),
             }],
             figure: percent(c.never_final_share()),
         })
@@ -589,7 +589,7 @@ fn limbo(
                 )
             })
             .collect(),
-        timed_out_now: cell(all.timed_out_now, link(&[("status", "unknown")])),
+        timed_out_now: cell(all.timed_out_now, link(&[("final", "timed_out")])),
         timeouts: thousands(all.timeouts),
         late_receipts: thousands((all.timeouts - all.timed_out_now).max(0)),
         chart: charts::bars(
@@ -615,7 +615,7 @@ fn limbo(
                 settled: thousands(c.settled()),
                 never_final: cell(
                     c.timed_out_now,
-                    link(&[("country", country.as_str()), ("status", "unknown")]),
+                    link(&[("country", country.as_str()), ("final", "timed_out")]),
                 ),
                 share: percent(c.never_final_share()),
                 rarely: rarely_sends_receipts(c),

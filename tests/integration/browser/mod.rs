@@ -6,6 +6,7 @@
 //! reveal in the audit log, then the review queue. It also takes the
 //! README's screenshot. Two shorter walks: a user's page opened from a
 //! message and filtered, and the reveal of a number that only wrote to us.
+//! The dashboards have their own walk ([`dashboards`]).
 //!
 //! Needs /usr/bin/chromium and /usr/bin/chromedriver (`apt-get install -y
 //! chromium chromium-driver`; `.ci/run` installs them). Other paths:
@@ -20,6 +21,8 @@ use thirtyfour::components::SelectElement;
 use thirtyfour::prelude::*;
 
 use crate::helpers::{TestApp, free_port};
+
+mod dashboards;
 
 const ADMIN: &str = "admin@example.com";
 const AGENT: &str = "agent@example.com";
@@ -138,6 +141,19 @@ async fn snapshot(browser: &WebDriver, name: &str) -> PathBuf {
     let path = folder.join(format!("{name}.png"));
     browser.screenshot(&path).await.expect("screenshot");
     path
+}
+
+/// A snapshot that the README shows: also copied to tests/screenshots/
+/// when SMSTRAIL_UPDATE_SCREENSHOTS is set.
+async fn readme_snapshot(browser: &WebDriver, name: &str) {
+    let shot = snapshot(browser, name).await;
+    if std::env::var_os("SMSTRAIL_UPDATE_SCREENSHOTS").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/screenshots")
+            .join(format!("{name}.png"));
+        std::fs::create_dir_all(docs.parent().expect("docs")).expect("docs folder");
+        std::fs::copy(&shot, docs).expect("copy screenshot");
+    }
 }
 
 async fn fill(browser: &WebDriver, css: &str, text: &str) {
@@ -295,12 +311,7 @@ async fn an_agent_finds_a_message_copies_its_id_and_reveals_the_number() {
         }
 
         // The README's screenshot, taken before anything is revealed.
-        let shot = snapshot(&browser, "message-page").await;
-        if std::env::var_os("SMSTRAIL_UPDATE_SCREENSHOTS").is_some() {
-            let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/screenshots/message-page.png");
-            std::fs::create_dir_all(docs.parent().expect("docs")).expect("docs folder");
-            std::fs::copy(&shot, docs).expect("copy screenshot");
-        }
+        readme_snapshot(&browser, "message-page").await;
 
         // Reveal with a reason: the full number, in this response only.
         fill(&browser, "form[action$='/reveal'] input[name=reason]", "SUP-1234 user asks which number").await;
