@@ -31,6 +31,10 @@ const MESSAGE_COLUMNS: &str = crate::store::MESSAGE_COLUMNS;
 pub(super) struct SqliteWriter {
     pub(super) conn: Connection,
     pub(super) notify: bool,
+    /// Raised by the checkpoint thread when the WAL needs emptying.
+    pub(super) wal_full: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// How long a statement waits for another process's lock.
+    pub(super) busy: std::time::Duration,
 }
 
 impl BatchWriter for SqliteWriter {
@@ -40,6 +44,7 @@ impl BatchWriter for SqliteWriter {
     /// rolled back and run again with a savepoint per item, so that the
     /// failing item is refused alone and its neighbours still commit.
     async fn apply(&mut self, batch: &[Command]) -> Result<Vec<ItemResult>, StoreError> {
+        self.truncate_wal_if_full();
         // `BEGIN IMMEDIATE` takes the write lock up front, so a transaction
         // that reads before it writes cannot fail half-way on a lock upgrade.
         let tx = self

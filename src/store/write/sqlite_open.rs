@@ -21,7 +21,7 @@ pub(super) fn run(
     timeout: Duration,
     ready: oneshot::Sender<Result<(), StoreError>>,
 ) {
-    let writer = match SqliteWriter::open(url, timeout) {
+    let mut writer = match SqliteWriter::open(url, timeout) {
         Ok(writer) => SqliteWriter {
             notify: batches.notify,
             ..writer
@@ -61,14 +61,15 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// How often the checkpoint thread looks at the WAL's size.
 const WAL_WATCH_EVERY: Duration = Duration::from_millis(100);
 
-/// The WAL size beyond which the checkpoint thread stops being polite. A
-/// PASSIVE checkpoint never waits for the writer, so under sustained writes
-/// it never finds the WAL fully copied at a moment the writer could start it
-/// over, and the file grows without end (2.7 GB for 20,000 demo messages;
-/// the disk would have filled long before 3 million). Past this size a
-/// TRUNCATE checkpoint waits for the writer's current batch, copies what is
-/// left and empties the file: a short pause per 64 MiB written, which also
-/// holds the writer to the pace the disk can copy at.
+/// The WAL size beyond which the writer empties it. A PASSIVE checkpoint
+/// never waits for the writer, so under sustained writes it never finds the
+/// WAL fully copied at a moment the writer could start it over, and the
+/// file grows without end (2.7 GB for 20,000 demo messages; the disk would
+/// have filled long before 3 million). Past this size the checkpoint thread
+/// raises a flag and the writer, between two batches, runs a TRUNCATE
+/// checkpoint itself: it holds the write lock already, so it only copies
+/// what PASSIVE has not and empties the file. A short pause per 64 MiB
+/// written, which also holds the writer to the pace the disk can copy at.
 const WAL_BYTES_LIMIT: u64 = 64 << 20;
 
 impl SqliteWriter {
@@ -86,6 +87,8 @@ impl SqliteWriter {
         Ok(Self {
             conn,
             notify: false,
+            wal_full: None,
+            busy,
         })
     }
 
@@ -95,7 +98,7 @@ impl SqliteWriter {
     /// never blocks the writer), on the other core. Should it fail to start,
     /// the writer keeps checkpointing itself. Returns what keeps it running.
     pub(super) fn hand_checkpoints_to_a_thread(
-        &self,
+        &mut self,
         url: &str,
         busy: Duration,
     ) -> Option<std::sync::mpsc::Sender<()>> {
@@ -122,6 +125,8 @@ impl SqliteWriter {
         let checkpoints_per_watch =
             (CHECKPOINT_EVERY.as_millis() / WAL_WATCH_EVERY.as_millis()).max(1) as u32;
         let (keep, stop) = std::sync::mpsc::channel::<()>();
+        let wal_full = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let raise = std::sync::Arc::clone(&wal_full);
         let spawned = std::thread::Builder::new()
             .name("smstrail-checkpoint".to_owned())
             .spawn(move || {
@@ -130,20 +135,15 @@ impl SqliteWriter {
                     stop.recv_timeout(WAL_WATCH_EVERY)
                 {
                     watched = watched.wrapping_add(1);
-                    let too_big = std::fs::metadata(&wal)
-                        .map(|meta| meta.len() > WAL_BYTES_LIMIT)
-                        .unwrap_or(false);
-                    let mode = if too_big {
-                        "TRUNCATE"
-                    } else if watched.is_multiple_of(checkpoints_per_watch) {
-                        "PASSIVE"
-                    } else {
+                    if std::fs::metadata(&wal).is_ok_and(|meta| meta.len() > WAL_BYTES_LIMIT) {
+                        raise.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    if !watched.is_multiple_of(checkpoints_per_watch) {
                         continue;
-                    };
-                    let done =
-                        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()));
+                    }
+                    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
                     if let Err(error) = done {
-                        tracing::warn!(%error, mode, "WAL checkpoint failed; retrying");
+                        tracing::warn!(%error, "WAL checkpoint failed; retrying");
                     }
                 }
             });
@@ -152,12 +152,44 @@ impl SqliteWriter {
                 if let Err(error) = self.conn.pragma_update(None, "wal_autocheckpoint", 0) {
                     tracing::warn!(%error, "the writer keeps checkpointing itself too");
                 }
+                self.wal_full = Some(wal_full);
                 Some(keep)
             }
             Err(error) => {
                 tracing::warn!(%error, "no checkpoint thread; the writer checkpoints itself");
                 None
             }
+        }
+    }
+}
+
+/// How long the writer's TRUNCATE waits for readers still on the old WAL
+/// before it gives up until the next batch (a dashboard read takes less).
+const TRUNCATE_WAITS: Duration = Duration::from_millis(250);
+
+impl SqliteWriter {
+    /// Between batches: empties the WAL when the checkpoint thread found it
+    /// too large. Readers still on the old WAL make it give up after
+    /// [`TRUNCATE_WAITS`]; the flag is raised again at the next look.
+    pub(super) fn truncate_wal_if_full(&mut self) {
+        let Some(flag) = &self.wal_full else { return };
+        if !flag.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let truncated = self
+            .conn
+            .busy_timeout(TRUNCATE_WAITS)
+            .and_then(|()| {
+                self.conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get::<_, i64>(0))
+            });
+        if let Err(error) = self.conn.busy_timeout(self.busy) {
+            tracing::warn!(%error, "cannot restore the writer's busy timeout");
+        }
+        match truncated {
+            Ok(0) => tracing::debug!("WAL truncated"),
+            Ok(_) => tracing::debug!("WAL truncate gave way to readers; next batch"),
+            Err(error) => tracing::warn!(%error, "WAL truncate failed"),
         }
     }
 }
