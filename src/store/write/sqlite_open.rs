@@ -176,13 +176,12 @@ impl SqliteWriter {
         if !flag.swap(false, std::sync::atomic::Ordering::Relaxed) {
             return;
         }
-        let truncated = self
-            .conn
-            .busy_timeout(TRUNCATE_WAITS)
-            .and_then(|()| {
-                self.conn
-                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get::<_, i64>(0))
-            });
+        let truncated = self.conn.busy_timeout(TRUNCATE_WAITS).and_then(|()| {
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                    row.get::<_, i64>(0)
+                })
+        });
         if let Err(error) = self.conn.busy_timeout(self.busy) {
             tracing::warn!(%error, "cannot restore the writer's busy timeout");
         }
