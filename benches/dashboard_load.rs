@@ -245,15 +245,18 @@ async fn measure_existing(url: &str, options: &Options) {
     let (base, client) = serve(&state).await;
     measure_dashboards(&client, &base, options).await;
     let pages: Vec<String> = ids.iter().map(|id| format!("/messages/{id}")).collect();
-    report(
-        "GET /messages/{id} (sampled)",
-        time_gets(&client, &base, &pages).await,
-    );
+    // The first read of a random message comes from the disk; the issue's
+    // p99 is over repeated requests, so both are shown.
+    let first = time_gets(&client, &base, &pages).await;
+    report("GET /messages/{id} (first read)", first);
+    let repeated = time_gets(&client, &base, &pages).await;
+    report("GET /messages/{id} (repeated)", repeated);
     // One agent's phone searches are throttled (a burst of 20), so each
     // agent searches at most that many.
     let mut times = Vec::with_capacity(numbers.len());
     for (batch, chunk) in numbers.chunks(20).enumerate() {
-        let agent = login(&state, &base, &format!("searcher{batch}@example.com")).await;
+        let email = format!("searcher{batch}-{}@example.com", std::process::id());
+        let agent = login(&state, &base, &email).await;
         for number in chunk {
             times.push(time_phone_search(&agent, &base, number).await);
         }
@@ -272,7 +275,9 @@ async fn serve(state: &smstrail::AppState) -> (String, reqwest::Client) {
         state.clone(),
         std::future::pending(),
     ));
-    let client = login(state, &base, "bench@example.com").await;
+    // A run of its own: the database may already hold an earlier run's agents.
+    let email = format!("bench-{}@example.com", std::process::id());
+    let client = login(state, &base, &email).await;
     (base, client)
 }
 

@@ -48,6 +48,8 @@ pub struct AppState {
     pub csrf: CsrfConfig,
     pub login_limiter: Arc<LoginLimiter>,
     pub search_limiter: Arc<SearchLimiter>,
+    /// The message page's "this country often sends no receipt", per country.
+    pub receipt_notes: Arc<crate::http::ReceiptNotes>,
 }
 
 impl FromRef<AppState> for CsrfConfig {
@@ -191,6 +193,7 @@ impl AppState {
             csrf,
             login_limiter: Arc::new(LoginLimiter::default()),
             search_limiter: Arc::new(SearchLimiter::default()),
+            receipt_notes: Arc::default(),
         }
     }
 }

@@ -17,6 +17,7 @@ use axum::response::Response;
 pub use error::ApiError;
 pub use openapi::routes as api_routes;
 pub use ui::SESSION_IDLE;
+pub use ui::dashboards::ReceiptNotes;
 pub use webhooks::MAX_BODY_BYTES;
 
 use crate::app::AppState;

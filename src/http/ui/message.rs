@@ -226,7 +226,7 @@ async fn load_page(
     });
 
     let receipt_note = match (&message.destination_country, message.is_final) {
-        (Some(country), false) => super::dashboards::missing_receipt_note(store, country).await?,
+        (Some(country), false) => state.receipt_notes.note(store, country).await?,
         _ => None,
     };
     let (recipient, recipient_zone_note) = recipient_zone_of(&message, &state.cipher).shown();
