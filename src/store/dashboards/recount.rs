@@ -198,6 +198,12 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         if self.backend() == Backend::Postgres {
+            // A count over millions of rows runs longer than the pool's
+            // statement timeout (meant for a database gone away), and a
+            // first start that gives up half-way would retry forever.
+            sqlx::query("SET LOCAL statement_timeout = 0")
+                .execute(&mut *tx)
+                .await?;
             sqlx::query(&format!(
                 "LOCK TABLE dash_rollup_state, messages, message_events, event_duplicates, \
                  message_retries, verifications, verification_events, {ROLLUP_TABLES} \
