@@ -102,22 +102,21 @@ impl SqliteWriter {
         url: &str,
         busy: Duration,
     ) -> Option<std::sync::mpsc::Sender<()>> {
+        // One parse of the URL gives both the connection and the WAL's path.
         let opened = SqliteConnectOptions::from_str(url)
             .map_err(StoreError::from)
-            .and_then(|options| Ok(Connection::open(options.get_filename())?))
-            .and_then(|conn| {
+            .and_then(|options| {
+                let file = options.get_filename();
+                let conn = Connection::open(file)?;
                 conn.busy_timeout(busy)?;
-                Ok(conn)
+                Ok((
+                    conn,
+                    std::path::PathBuf::from(format!("{}-wal", file.display())),
+                ))
             });
-        let wal = SqliteConnectOptions::from_str(url)
-            .map(|options| format!("{}-wal", options.get_filename().display()));
-        let (conn, wal) = match (opened, wal) {
-            (Ok(conn), Ok(wal)) => (conn, std::path::PathBuf::from(wal)),
-            (Err(error), _) => {
-                tracing::warn!(%error, "no checkpoint thread; the writer checkpoints itself");
-                return None;
-            }
-            (_, Err(error)) => {
+        let (conn, wal) = match opened {
+            Ok(opened) => opened,
+            Err(error) => {
                 tracing::warn!(%error, "no checkpoint thread; the writer checkpoints itself");
                 return None;
             }
