@@ -155,6 +155,7 @@ pub async fn run(
         // The month ends an hour ago, so no callback lands in the future.
         end_us: now - 3_600 * SECOND_US,
         seed: options.seed,
+        total: options.messages,
         summary: Arc::new(DemoSummary::default()),
         state,
     });
@@ -194,6 +195,8 @@ struct Player {
     tag: u32,
     end_us: i64,
     seed: u64,
+    /// Stories in the run: their times are spread over the month in order.
+    total: u64,
     summary: Arc<DemoSummary>,
 }
 
@@ -207,7 +210,7 @@ struct Sent {
 
 impl Player {
     async fn play(&self, index: u64) -> Result<(), DemoError> {
-        let plan = plan::message(self.seed, index);
+        let plan = plan::message(self.seed, index, self.total);
         let created_at_us = self.end_us - plan.age_us;
         let first = self
             .register(&plan, plan.provider, index * 2, created_at_us, "")

@@ -207,8 +207,26 @@ pub struct MessagePlan {
 pub const SPAN_US: i64 = 30 * 24 * 3_600 * 1_000_000;
 const SECOND_US: i64 = 1_000_000;
 
-/// The plan of message `index` of the run seeded `seed`: the same every time.
-pub fn message(seed: u64, index: u64) -> MessagePlan {
+/// When message `index` of `total` was registered, as an age: the month is
+/// played in time order, as live traffic arrives, each message at a random
+/// instant of its own slice. (Uniformly random ages made every writer batch
+/// touch hundreds of rollup buckets and index pages at once, which live
+/// traffic never does.)
+fn age_us(rng: &mut SmallRng, index: u64, total: u64) -> i64 {
+    let total = i128::from(total.max(index + 1));
+    let slice_start = i128::from(index) * i128::from(SPAN_US) / total;
+    let slice_end = (i128::from(index) + 1) * i128::from(SPAN_US) / total;
+    // Both lie in 0..=SPAN_US, which fits an i64.
+    let (start, end) = (
+        slice_start as i64,
+        (slice_end as i64).max(slice_start as i64 + 1),
+    );
+    SPAN_US - 1 - rng.random_range(start..end).min(SPAN_US - 1)
+}
+
+/// The plan of message `index` of the run of `total` seeded `seed`: the same
+/// every time.
+pub fn message(seed: u64, index: u64, total: u64) -> MessagePlan {
     let mut rng = SmallRng::seed_from_u64(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let provider = weighted(&mut rng, &PROVIDERS.map(|(p, w)| (p, w)));
     let country = COUNTRIES[rng.random_range(0..COUNTRIES.len())];
@@ -255,7 +273,7 @@ pub fn message(seed: u64, index: u64) -> MessagePlan {
         use_case,
         // A few hundred messages per thousand users: users repeat.
         user_ref: format!("user-{}", rng.random_range(0..(index / 3 + 50))),
-        age_us: rng.random_range(0..SPAN_US),
+        age_us: age_us(&mut rng, index, total),
         ending,
         error_pick: rng.random(),
         callbacks,
@@ -403,8 +421,8 @@ mod tests {
 
     #[test]
     fn a_plan_is_the_same_every_time() {
-        assert_eq!(message(7, 42), message(7, 42));
-        assert_ne!(message(7, 42), message(8, 42));
+        assert_eq!(message(7, 42, 100), message(7, 42, 100));
+        assert_ne!(message(7, 42, 100), message(8, 42, 100));
     }
 
     #[test]
@@ -424,7 +442,7 @@ mod tests {
 
     #[test]
     fn ten_thousand_plans_cover_every_kind_of_story() {
-        let plans: Vec<MessagePlan> = (0..10_000).map(|i| message(1, i)).collect();
+        let plans: Vec<MessagePlan> = (0..10_000).map(|i| message(1, i, 10_000)).collect();
         for ending in [
             Ending::Delivered,
             Ending::Undelivered,
@@ -475,8 +493,29 @@ mod tests {
     }
 
     #[test]
+    fn the_month_is_played_in_time_order() {
+        for total in [1, 7, 2_000, 3_000_000] {
+            let ages: Vec<i64> = (0..total.min(2_000))
+                .map(|i| message(9, i, total).age_us)
+                .collect();
+            assert!(ages.iter().all(|a| (0..SPAN_US).contains(a)), "{total}");
+            assert!(
+                ages.windows(2).all(|w| w[0] > w[1]),
+                "oldest first: {total}"
+            );
+        }
+        // The whole run covers the month, from its start to its end.
+        let first = message(9, 0, 1_000).age_us;
+        let last = message(9, 999, 1_000).age_us;
+        assert!(first > SPAN_US - SPAN_US / 1_000 - 1, "{first}");
+        assert!(last < SPAN_US / 1_000, "{last}");
+        // A message given more than the run's total still gets a time.
+        assert!((0..SPAN_US).contains(&message(9, 5, 3).age_us));
+    }
+
+    #[test]
     fn a_silent_message_has_no_final_callback() {
-        for plan in (0..2_000).map(|i| message(3, i)) {
+        for plan in (0..2_000).map(|i| message(3, i, 2_000)) {
             let finals = plan
                 .callbacks
                 .iter()
@@ -488,7 +527,7 @@ mod tests {
 
     #[test]
     fn arrival_times_only_grow_except_for_late_ones() {
-        for plan in (0..2_000).map(|i| message(5, i)) {
+        for plan in (0..2_000).map(|i| message(5, i, 2_000)) {
             for c in &plan.callbacks {
                 assert!(c.at_us > 0 && c.delay_us > 0, "{plan:?}");
             }
