@@ -86,6 +86,7 @@ struct Inner {
     /// The sessions store's own pool, kept to report its use.
     sessions_pool: db::SessionPool,
     mappings: review::MappingCache,
+    dashboards: dashboards::BucketCache,
 }
 
 /// How much of one connection pool is in use, read at the moment.
@@ -137,6 +138,7 @@ pub async fn open_with(url: &str, options: OpenOptions) -> Result<Store, StoreEr
             live_tokens: tokens::LiveTokens::default(),
             sessions_pool: pools.sessions_pool,
             mappings: review::MappingCache::default(),
+            dashboards: dashboards::BucketCache::default(),
         }),
     })
 }
@@ -164,6 +166,10 @@ impl Store {
             PoolUse::new("main", main_size, main_idle, main_max),
             PoolUse::new("sessions", size, idle, max),
         ]
+    }
+
+    fn dashboard_cache(&self) -> &dashboards::BucketCache {
+        &self.inner.dashboards
     }
 
     fn pool(&self) -> &AnyPool {

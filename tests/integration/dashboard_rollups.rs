@@ -10,7 +10,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
 use smstrail::domain::DeliveryStatus;
+use smstrail::domain::dashboard::{Period, PeriodChoice};
 use smstrail::reconcile::{CHUNK, run_pass};
+use smstrail::store::{DashboardData, DashboardFilter, LatencyKind};
 
 use smstrail::providers::standard;
 
@@ -87,6 +89,8 @@ enum Op {
     Reconcile {
         hours: u32,
     },
+    /// The dashboards read (and cache) every bucket of the last 7 days.
+    ReadDashboards,
     /// Requests sent all at once, so that the writers batch them together
     /// (registrations, callbacks and verification events of the same
     /// messages in one transaction).
@@ -108,6 +112,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(v, m, kind, back_s)| Op::Verify { v, m, kind, back_s }),
         1 => (any::<bool>(), 0..DeliveryStatus::ALL.len()).prop_map(|(twilio, status)| Op::Remap { twilio, status }),
         1 => (1..200u32).prop_map(|hours| Op::Reconcile { hours }),
+        2 => Just(Op::ReadDashboards),
         3 => proptest::collection::vec(
             (0..SLOTS, 0..STANDARD_STATUSES.len(), proptest::option::of(0..VERIFICATION_KINDS.len())),
             2..10,
@@ -293,6 +298,14 @@ impl Case {
                 .expect("renormalize");
             }
             Op::Burst(items) => self.burst(items).await,
+            Op::ReadDashboards => {
+                self.app
+                    .state
+                    .store
+                    .dashboard(&week(), &DashboardFilter::default())
+                    .await
+                    .expect("dashboard");
+            }
             Op::Reconcile { hours } => {
                 let now = chrono::Utc::now().timestamp_micros() + i64::from(*hours) * 3_600_000_000;
                 run_pass(&self.app.state.writes, &self.app.state.cipher, now, CHUNK)
@@ -397,7 +410,54 @@ async fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
         "rollups drifted from the recount:\n{}",
         drift.join("\n")
     );
+    // What the server's cache serves equals what a store that never read
+    // anything before reads, for the whole and for one country.
+    let fresh = smstrail::store::open(&case.app.db.url).await.expect("open");
+    for filter in [
+        DashboardFilter::default(),
+        DashboardFilter {
+            country: Some("US".to_owned()),
+            ..DashboardFilter::default()
+        },
+    ] {
+        let cached = case.app.state.store.dashboard(&week(), &filter).await;
+        let read = fresh.dashboard(&week(), &filter).await;
+        prop_assert_eq!(
+            sorted(cached.expect("cached")),
+            sorted(read.expect("fresh"))
+        );
+    }
     Ok(())
+}
+
+/// The last 7 days up to the next quarter hour: every bucket the ops write.
+fn week() -> Period {
+    PeriodChoice::Last7Days
+        .resolve(chrono::Utc::now().timestamp_micros(), chrono_tz::UTC)
+        .expect("period")
+}
+
+/// Rows in a stable order (the sums come in hash order).
+fn sorted(mut data: DashboardData) -> DashboardData {
+    data.counts.sort_by(|a, b| {
+        (&a.country, &a.provider, &a.use_case, &a.sender, &a.template).cmp(&(
+            &b.country,
+            &b.provider,
+            &b.use_case,
+            &b.sender,
+            &b.template,
+        ))
+    });
+    data.latency.sort_by_key(|r| {
+        (
+            r.country.clone(),
+            r.provider.clone(),
+            r.kind == LatencyKind::ToFinal,
+        )
+    });
+    data.otp
+        .sort_by_key(|r| (r.country.clone(), r.provider.clone()));
+    data
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -162,6 +162,16 @@ pub struct SpanRange {
     pub to_us: i64,
 }
 
+impl SpanRange {
+    /// Each bucket of the range: (size, start).
+    pub fn starts(&self) -> impl Iterator<Item = (i64, i64)> + use<> {
+        let span_us = self.span_us.max(1);
+        let count = (self.to_us - self.from_us).max(0) / span_us;
+        let from_us = self.from_us;
+        (0..count).map(move |i| (span_us, from_us + i * span_us))
+    }
+}
+
 impl Period {
     fn new(from_us: i64, to_us: i64) -> Self {
         let from_us = floor(from_us, QUARTER_US);
@@ -230,6 +240,40 @@ mod tests {
                 r.to_us - r.from_us
             })
             .sum()
+    }
+
+    #[test]
+    fn a_range_lists_each_of_its_buckets_once() {
+        let range = SpanRange {
+            span_us: HOUR_US,
+            from_us: 3 * HOUR_US,
+            to_us: 6 * HOUR_US,
+        };
+        assert_eq!(
+            range.starts().collect::<Vec<_>>(),
+            vec![
+                (HOUR_US, 3 * HOUR_US),
+                (HOUR_US, 4 * HOUR_US),
+                (HOUR_US, 5 * HOUR_US)
+            ]
+        );
+        let empty = SpanRange {
+            to_us: 3 * HOUR_US,
+            ..range
+        };
+        assert_eq!(empty.starts().count(), 0);
+        let period = PeriodChoice::Last30Days.resolve(NOW, Tz::UTC).unwrap();
+        let buckets: i64 = period
+            .ranges()
+            .iter()
+            .flat_map(SpanRange::starts)
+            .map(|(span, _)| span)
+            .sum();
+        assert_eq!(
+            buckets,
+            period.to_us - period.from_us,
+            "they tile the period"
+        );
     }
 
     #[test]

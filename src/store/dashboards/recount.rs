@@ -183,6 +183,16 @@ pub(crate) fn otp_recount() -> String {
 
 const ROLLUP_TABLES: &str = "dash_counts, dash_latency, dash_otp";
 
+/// Makes whatever any instance cached of the buckets that hold rows stale.
+/// The rebuild runs it before deleting (buckets it may empty) and after
+/// inserting (buckets it may fill). Slot -1 is no writer's.
+const RAISE_EVERY_VERSION: &str = "INSERT INTO dash_versions (span_us, start_us, slot, version) \
+     SELECT span_us, start_us, -1, 1 FROM (SELECT span_us, start_us FROM dash_counts \
+     UNION SELECT span_us, start_us FROM dash_latency \
+     UNION SELECT span_us, start_us FROM dash_otp) b WHERE TRUE \
+     ON CONFLICT (span_us, start_us, slot) \
+     DO UPDATE SET version = dash_versions.version + 1";
+
 impl Store {
     /// Counts the rollups from the base tables when they never were (the
     /// first start after the migration that made them, over whatever data
@@ -220,6 +230,7 @@ impl Store {
         }
         let latency_columns: Vec<&str> = LATENCY_VALUES.iter().map(String::as_str).collect();
         let statements = [
+            RAISE_EVERY_VERSION.to_owned(),
             "DELETE FROM dash_counts".to_owned(),
             "DELETE FROM dash_latency".to_owned(),
             "DELETE FROM dash_otp".to_owned(),
@@ -247,6 +258,7 @@ impl Store {
                 list(OTP_VALUES),
                 otp_recount()
             ),
+            RAISE_EVERY_VERSION.to_owned(),
         ];
         for statement in &statements {
             sqlx::query(statement).execute(&mut *tx).await?;

@@ -63,7 +63,8 @@ const ROLLUP_PARAMS: usize = COUNT_KEY.len()
     + BUCKETS
     + OTP_KEY.len()
     + OTP_VALUES.len()
-    + 5;
+    + 5
+    + 2;
 
 /// The rollup CTEs with parameters `$first` … `$first + ROLLUP_PARAMS - 1`,
 /// bound by [`bind_rollup`] in the same order.
@@ -110,7 +111,19 @@ pub(super) fn rollup_ctes(first: usize) -> String {
         first + 3,
         first + 4
     );
-    format!("{counts}, {latency}, {otp}, {cells}")
+    let first = first + 5;
+    // The connection's own slot: writers side by side never wait for each
+    // other on a bucket's version (see migration 0016).
+    let versions = format!(
+        "dash_versions_raised AS (INSERT INTO dash_versions (span_us, start_us, slot, version) \
+         SELECT u.span_us, u.start_us, pg_backend_pid(), 1 \
+         FROM UNNEST(${}::bigint[], ${}::bigint[]) AS u (span_us, start_us) \
+         ON CONFLICT (span_us, start_us, slot) \
+         DO UPDATE SET version = dash_versions.version + 1)",
+        first,
+        first + 1
+    );
+    format!("{counts}, {latency}, {otp}, {cells}, {versions}")
 }
 
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
@@ -219,6 +232,7 @@ pub(super) fn bind_rollup<'q>(mut query: PgQuery<'q>, d: &'q RollupDelta) -> PgQ
         query = query.bind(otp.iter().map(|(_, v)| v[category]).collect::<Vec<i64>>());
     }
     let cells: Vec<_> = d.cells.iter().collect();
+    let buckets: Vec<(i64, i64)> = d.buckets().into_iter().collect();
     query
         .bind(cells.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>())
         .bind(
@@ -245,6 +259,8 @@ pub(super) fn bind_rollup<'q>(mut query: PgQuery<'q>, d: &'q RollupDelta) -> PgQ
                 .map(|(_, c)| c.category.as_str())
                 .collect::<Vec<_>>(),
         )
+        .bind(buckets.iter().map(|b| b.0).collect::<Vec<i64>>())
+        .bind(buckets.iter().map(|b| b.1).collect::<Vec<i64>>())
 }
 
 static FLUSH: LazyLock<String> = LazyLock::new(|| format!("WITH {} SELECT 1", rollup_ctes(1)));

@@ -6,7 +6,7 @@
 //! statement). Counting in the same transaction keeps the rollups exact:
 //! what committed is counted, what rolled back is not.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::domain::DeliveryStatus;
@@ -147,6 +147,15 @@ impl RollupDelta {
             && self.latency.is_empty()
             && self.otp.is_empty()
             && self.cells.is_empty()
+    }
+
+    /// Every bucket (size, start) this delta changes, in order: their
+    /// versions are raised with the counters (see `dash_versions`).
+    pub fn buckets(&self) -> BTreeSet<(i64, i64)> {
+        let counts = self.counts.keys().map(|(span, start, _)| (*span, *start));
+        let latency = self.latency.keys().map(|k| (k.span_us, k.start_us));
+        let otp = self.otp.keys().map(|k| (k.span_us, k.start_us));
+        counts.chain(latency).chain(otp).collect()
     }
 
     /// Leaves this delta empty and returns what it held, without rows whose

@@ -39,6 +39,11 @@ static LATENCY: LazyLock<String> =
 static OTP: LazyLock<String> =
     LazyLock::new(|| upsert("dash_otp", &OTP_KEY, &OTP_VALUES.map(str::to_owned)));
 
+/// The one writer's slot is 0.
+const BUMP_VERSION: &str = "INSERT INTO dash_versions (span_us, start_us, slot, version) \
+     VALUES (?1, ?2, 0, 1) ON CONFLICT (span_us, start_us, slot) \
+     DO UPDATE SET version = dash_versions.version + 1";
+
 /// Writes a batch's deltas, inside its transaction.
 pub(super) fn flush(conn: &Connection, delta: RollupDelta) -> Result<(), StoreError> {
     if delta.is_empty() {
@@ -84,6 +89,10 @@ pub(super) fn flush(conn: &Connection, delta: RollupDelta) -> Result<(), StoreEr
             .chain(values.iter().map(|v| v as &dyn rusqlite::ToSql))
             .collect();
         otp.execute(all.as_slice())?;
+    }
+    let mut version = conn.prepare_cached(BUMP_VERSION)?;
+    for (span, start) in delta.buckets() {
+        version.execute(params![span, start])?;
     }
     let mut cell = conn.prepare_cached(
         "UPDATE verifications SET rollup_country = ?2, rollup_provider = ?3, \
