@@ -129,8 +129,15 @@ pub fn demo_config(mut config: Config) -> Config {
     config.plivo_auth_token = secret("SMSTRAIL_PLIVO_AUTH_TOKEN");
     config.vonage_signature_method = crate::config::VonageSignatureMethod::Md5Hash;
     config.notify_url = None;
+    // The database timeout bounds what a provider waits before its retry;
+    // the demo queues hundreds of stories at once, and one slow stretch of
+    // a busy machine must not end a run of millions.
+    config.db_timeout = config.db_timeout.max(DEMO_DB_TIMEOUT);
     config
 }
+
+/// The longest the demo waits for the database.
+const DEMO_DB_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Plays `options.messages` stories; `progress` hears how many are done.
 pub async fn run(
@@ -546,5 +553,21 @@ pub fn took(elapsed: Duration) -> String {
         format!("{seconds:.1} s")
     } else {
         format!("{:.1} min", seconds / 60.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_waits_for_a_busy_database_longer_than_a_provider_does() {
+        let config = Config::from_sources(None, Vec::new()).expect("defaults");
+        assert!(config.db_timeout < DEMO_DB_TIMEOUT);
+        assert_eq!(demo_config(config).db_timeout, DEMO_DB_TIMEOUT);
+        // A longer timeout someone configured is kept.
+        let env = vec![("SMSTRAIL_DB_TIMEOUT".to_owned(), "3m".to_owned())];
+        let config = Config::from_sources(None, env).expect("config");
+        assert_eq!(demo_config(config).db_timeout, Duration::from_secs(180));
     }
 }
