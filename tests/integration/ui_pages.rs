@@ -375,6 +375,55 @@ async fn a_phone_number_never_travels_in_a_url() {
     assert_eq!(by_id.location.as_deref(), Some("/?q=SM-url"));
 }
 
+/// A phone search commits its audit record while it reads the results: if
+/// the record cannot be written, no result leaves the server.
+#[tokio::test]
+async fn a_phone_search_whose_audit_record_fails_shows_no_result() {
+    let app = TestApp::spawn().await;
+    let id = app.register_id(&us_message("k-audit", "SM-audit")).await;
+    let client = agent(&app).await;
+    let token = client.get("/").await.csrf();
+    let (refuse, allow) = if app.db.is_postgres() {
+        (
+            "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'refused by test'; END $$; \
+             CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log \
+             FOR EACH ROW EXECUTE FUNCTION refuse_audit();",
+            "DROP TRIGGER refuse_audit ON audit_log",
+        )
+    } else {
+        (
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log \
+             BEGIN SELECT RAISE(ABORT, 'refused by test'); END;",
+            "DROP TRIGGER refuse_audit",
+        )
+    };
+    app.db.execute(refuse).await;
+    let page = client
+        .post_with_token("/", &[("q", "+14155550100")], Some(&token))
+        .await;
+    assert!(page.status.is_server_error(), "{}", page.status);
+    assert!(page.message_links().is_empty());
+    assert!(
+        !page.body.contains(&id),
+        "no result without its audit record"
+    );
+    assert!(!page.body.contains("refused by test"), "no internal detail");
+    assert!(app.db.audit("phone_search").await.is_empty());
+
+    app.db.execute(allow).await;
+    let page = client
+        .post_with_token("/", &[("q", "+14155550100")], Some(&token))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.message_links().contains(&id),
+        "{:?}",
+        page.message_links()
+    );
+    assert_eq!(app.db.audit("phone_search").await.len(), 1);
+}
+
 /// Issue 8, item 4: searching by number answers "is it this one?", so it
 /// is throttled per agent and audited without the number.
 #[tokio::test]

@@ -176,9 +176,16 @@ pub async fn search_post(
     let mut entry = audit_by(&agent, &addr, AuditAction::PhoneSearch);
     // Masked: the audit log must not become a list of numbers.
     entry.detail = Some(number.masked());
-    state.store.append_audit(&entry).await?;
     let page = SearchPage::new(&token, &agent, form)?;
-    results(&state, &agent, token, page).await
+    // The audit row commits while the search reads (its commit waits for
+    // the disk); no result leaves before it has committed, and none at all
+    // if it failed.
+    let (audited, answer) = tokio::join!(
+        state.store.append_audit(&entry),
+        results(&state, &agent, token, page)
+    );
+    audited?;
+    answer
 }
 
 impl SearchPage {
