@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyTypeInfo, AnyValueRef};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnection, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -135,9 +135,18 @@ async fn prepare_sqlite(url: &str, open: OpenOptions) -> Result<SqlitePool, Stor
     let pool = SqlitePoolOptions::new()
         .max_connections(open.max_connections)
         .acquire_timeout(open.timeout)
-        .connect_lazy_with(options);
+        .connect_lazy_with(options.synchronous(SESSIONS_SYNCHRONOUS));
     Ok(pool)
 }
+
+/// Session rows are re-saved on every page an agent opens (to push their
+/// idle expiry back): waiting for the disk each time was most of a page's
+/// cost. Their commits stay atomic and ordered, and the next commit of any
+/// other write (an audit row, a callback) syncs them too; a power cut in
+/// between can only lose an expiry push-back, a login (log in again) or a
+/// logout of the last moment (the session still ends at its expiry, and a
+/// disabled user's sessions end through the users table, which keeps FULL).
+const SESSIONS_SYNCHRONOUS: SqliteSynchronous = SqliteSynchronous::Normal;
 
 /// Creates the database file empty with mode 0600 before SQLite opens it:
 /// it holds the same secrets as the 0600 key beside it, and SQLite gives its
@@ -165,10 +174,14 @@ async fn prepare_postgres(url: &str, open: OpenOptions) -> Result<PgPool, StoreE
         POSTGRES_MIGRATIONS.run(&mut conn).await?;
         conn.close().await?;
     }
+    // The same trade as SESSIONS_SYNCHRONOUS on SQLite: PostgreSQL's
+    // asynchronous commit keeps every commit atomic and in order, and loses
+    // at most the last moment's session writes if the server crashes.
+    let options = PgConnectOptions::from_str(url)?.options([("synchronous_commit", "off")]);
     let pool = PgPoolOptions::new()
         .max_connections(open.max_connections)
         .acquire_timeout(open.timeout)
-        .connect_lazy(url)?;
+        .connect_lazy_with(options);
     Ok(pool)
 }
 
@@ -314,5 +327,54 @@ where
     fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
         let text = <Option<String> as Decode<sqlx::Postgres>>::decode(value)?;
         Ok(Self(text.map(T::try_from).transpose()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_session_writes_skip_waiting_for_the_disk() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let url = format!("sqlite://{}/smstrail.db", dir.path().display());
+        let pools = connect(&url, OpenOptions::MAIN).await.expect("open");
+        let main: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&pools.any)
+            .await
+            .expect("main pool");
+        let SessionPool::Sqlite(sessions) = &pools.sessions_pool else {
+            panic!("an SQLite URL opens an SQLite sessions pool");
+        };
+        let session: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(sessions)
+            .await
+            .expect("sessions pool");
+        // 2 is FULL, 1 is NORMAL.
+        assert_eq!((main, session), (2, 1));
+    }
+
+    #[tokio::test]
+    async fn only_session_commits_are_asynchronous_on_postgres() {
+        let Ok(url) = std::env::var("SMSTRAIL_TEST_POSTGRES_URL") else {
+            return; // the SQLite run; the PostgreSQL run sets it
+        };
+        let open = OpenOptions {
+            migrate: false,
+            ..OpenOptions::MAIN
+        };
+        let pools = connect(&url, open).await.expect("open");
+        let main: String = sqlx::query_scalar("SHOW synchronous_commit")
+            .fetch_one(&pools.any)
+            .await
+            .expect("main pool");
+        let SessionPool::Postgres(sessions) = &pools.sessions_pool else {
+            panic!("a PostgreSQL URL opens a PostgreSQL sessions pool");
+        };
+        let session: String = sqlx::query_scalar("SHOW synchronous_commit")
+            .fetch_one(sessions)
+            .await
+            .expect("sessions pool");
+        assert_eq!((main.as_str(), session.as_str()), ("on", "off"));
     }
 }
