@@ -183,6 +183,7 @@ pub async fn run(
         done += 1;
         progress(done);
     }
+    player.state.store.refresh_statistics().await?;
     Ok(player.summary.clone())
 }
 

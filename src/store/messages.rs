@@ -4,6 +4,7 @@
 
 use sqlx::AnyConnection;
 
+use super::db::Backend;
 use super::query::Query;
 
 use crate::domain::DeliveryStatus;
@@ -240,6 +241,18 @@ impl Store {
 }
 
 impl Store {
+    /// Refreshes the planner's statistics after a bulk load. PostgreSQL
+    /// plans with them, and a table filled faster than autovacuum analyzes
+    /// it is planned as if it were empty: a phone search over a freshly
+    /// played million-message demo walked the whole table backwards by
+    /// date (1.2 s instead of 0.1 ms). SQLite's plans here need none.
+    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        if self.backend() == Backend::Postgres {
+            sqlx::query("ANALYZE").execute(self.pool()).await?;
+        }
+        Ok(())
+    }
+
     /// How many messages have an idempotency key not starting with `prefix`
     /// (the demo's test for data that is not its own).
     pub async fn messages_without_key_prefix(&self, prefix: &str) -> Result<u64, StoreError> {

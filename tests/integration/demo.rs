@@ -73,6 +73,16 @@ async fn the_demo_plays_every_kind_of_story_through_the_pipeline() {
         .strings("SELECT idempotency_key FROM messages WHERE idempotency_key NOT LIKE 'demo-%'")
         .await;
     assert!(keys.is_empty(), "{keys:?}");
+    if app.db.is_postgres() {
+        // The planner knows what was loaded (ANALYZE sets reltuples; a
+        // table never analyzed has -1).
+        let tuples = app
+            .db
+            .strings("SELECT CAST(reltuples AS TEXT) FROM pg_class WHERE relname = 'messages'")
+            .await;
+        let tuples: f64 = tuples[0].parse().expect("reltuples");
+        assert!(tuples >= 120.0, "messages analyzed: {tuples}");
+    }
 
     // A second run adds to its own data without complaint.
     run(config(&app), &options(10, false), |_| {})
